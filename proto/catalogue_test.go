@@ -1,0 +1,221 @@
+package proto
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The catalogue: each valid case is checked both ways, message -> exact bytes
+// and bytes -> message. A change here is a change of the wire contract.
+
+const jws = "eyJhbGciOiJFZERTQSIsImtpZCI6ImsxIn0.eyJzdWIiOiJ2bl9hYmMifQ.c2ln"
+
+var t0 = time.Date(2026, 11, 24, 7, 30, 0, 120_000_000, time.UTC)
+
+func i64(v int64) *int64 { return &v }
+
+var tapCases = []struct {
+	name string
+	raw  string
+	msg  Tap
+}{
+	{
+		name: "metro entry",
+		raw:  `{"v":1,"event_id":"019ab5c3-0f2e-7a10-8b2c-3d4e5f607182","device":"hn2a-cat-linh-g01","site":"hn2a-cat-linh","kind":"metro_entry","assertion":"` + jws + `","captured_at":"2026-11-24T07:30:00.120Z"}`,
+		msg:  Tap{V: 1, EventID: "019ab5c3-0f2e-7a10-8b2c-3d4e5f607182", Device: "hn2a-cat-linh-g01", Site: "hn2a-cat-linh", Kind: KindMetroEntry, Assertion: jws, CapturedAt: At(t0)},
+	},
+	{
+		name: "metro exit",
+		raw:  `{"v":1,"event_id":"019ab5c3-0f2e-7a10-8b2c-3d4e5f607183","device":"hn2a-ha-dong-g02","site":"hn2a-ha-dong","kind":"metro_exit","assertion":"` + jws + `","captured_at":"2026-11-24T07:30:00.000Z"}`,
+		msg:  Tap{V: 1, EventID: "019ab5c3-0f2e-7a10-8b2c-3d4e5f607183", Device: "hn2a-ha-dong-g02", Site: "hn2a-ha-dong", Kind: KindMetroExit, Assertion: jws, CapturedAt: At(t0.Truncate(time.Second))},
+	},
+	{
+		name: "parking entry with plate",
+		raw:  `{"v":1,"event_id":"019ab5c3-0f2e-7a10-8b2c-3d4e5f607184","device":"hn-p-hoan-kiem-in1","site":"hn-p-hoan-kiem","kind":"parking_entry","assertion":"` + jws + `","captured_at":"2026-11-24T07:30:00.120Z","plate":"29A-123.45"}`,
+		msg:  Tap{V: 1, EventID: "019ab5c3-0f2e-7a10-8b2c-3d4e5f607184", Device: "hn-p-hoan-kiem-in1", Site: "hn-p-hoan-kiem", Kind: KindParkingEntry, Assertion: jws, CapturedAt: At(t0), Plate: "29A-123.45"},
+	},
+	{
+		name: "rail gate",
+		raw:  `{"v":1,"event_id":"019ab5c3-0f2e-7a10-8b2c-3d4e5f607185","device":"ga-ha-noi-g07","site":"ga-ha-noi","kind":"rail_gate","assertion":"` + jws + `","captured_at":"2026-11-24T07:30:00.120Z"}`,
+		msg:  Tap{V: 1, EventID: "019ab5c3-0f2e-7a10-8b2c-3d4e5f607185", Device: "ga-ha-noi-g07", Site: "ga-ha-noi", Kind: KindRailGate, Assertion: jws, CapturedAt: At(t0)},
+	},
+}
+
+var decisionCases = []struct {
+	name string
+	raw  string
+	msg  Decision
+}{
+	{
+		name: "entry opens",
+		raw:  `{"v":1,"event_id":"019ab5c3-0f2e-7a10-8b2c-3d4e5f607182","open":true,"reason":"ok","display":{"vi":"Mời qua","en":"Please pass"},"balance_vnd":100000,"decided_at":"2026-11-24T07:30:00.120Z"}`,
+		msg:  Decision{V: 1, EventID: "019ab5c3-0f2e-7a10-8b2c-3d4e5f607182", Open: true, Reason: ReasonOK, Display: Display{VI: "Mời qua", EN: "Please pass"}, BalanceVND: i64(100000), DecidedAt: At(t0)},
+	},
+	{
+		name: "exit charges",
+		raw:  `{"v":1,"event_id":"019ab5c3-0f2e-7a10-8b2c-3d4e5f607183","open":true,"reason":"ok","display":{"vi":"Phí 15.000 ₫","en":"Fare 15.000 ₫"},"fare_vnd":15000,"balance_vnd":-5000,"decided_at":"2026-11-24T07:30:00.120Z"}`,
+		msg:  Decision{V: 1, EventID: "019ab5c3-0f2e-7a10-8b2c-3d4e5f607183", Open: true, Reason: ReasonOK, Display: Display{VI: "Phí 15.000 ₫", EN: "Fare 15.000 ₫"}, FareVND: i64(15000), BalanceVND: i64(-5000), DecidedAt: At(t0)},
+	},
+	{
+		name: "replay refused",
+		raw:  `{"v":1,"event_id":"019ab5c3-0f2e-7a10-8b2c-3d4e5f607184","open":false,"reason":"assertion_replayed","display":{"vi":"Xác thực đã được sử dụng","en":"Identity check already used"},"decided_at":"2026-11-24T07:30:00.120Z"}`,
+		msg:  Decision{V: 1, EventID: "019ab5c3-0f2e-7a10-8b2c-3d4e5f607184", Reason: ReasonAssertionReplayed, Display: ReasonAssertionReplayed.Display(), DecidedAt: At(t0)},
+	},
+}
+
+var statusCases = []struct {
+	name string
+	raw  string
+	msg  Status
+}{
+	{
+		name: "online",
+		raw:  `{"v":1,"device":"hn2a-cat-linh-g01","site":"hn2a-cat-linh","kind":"metro_entry","state":"online","software":"vnpass-agent/0.1.0","queue_depth":0,"at":"2026-11-24T07:30:00.120Z"}`,
+		msg:  Status{V: 1, Device: "hn2a-cat-linh-g01", Site: "hn2a-cat-linh", Kind: KindMetroEntry, State: StateOnline, Software: "vnpass-agent/0.1.0", At: At(t0)},
+	},
+	{
+		name: "last will",
+		raw:  `{"v":1,"device":"hn2a-cat-linh-g01","site":"hn2a-cat-linh","kind":"metro_entry","state":"offline","queue_depth":0,"at":"2026-11-24T07:30:00.120Z"}`,
+		msg:  Status{V: 1, Device: "hn2a-cat-linh-g01", Site: "hn2a-cat-linh", Kind: KindMetroEntry, State: StateOffline, At: At(t0)},
+	},
+}
+
+var configCases = []struct {
+	name string
+	raw  string
+	msg  Config
+}{
+	{
+		name: "timeout",
+		raw:  `{"v":1,"version":3,"device":"hn2a-cat-linh-g01","site":"hn2a-cat-linh","kind":"metro_entry","decision_timeout_ms":1500,"issued_at":"2026-11-24T07:30:00.120Z"}`,
+		msg:  Config{V: 1, Version: 3, Device: "hn2a-cat-linh-g01", Site: "hn2a-cat-linh", Kind: KindMetroEntry, DecisionTimeoutMS: 1500, IssuedAt: At(t0)},
+	},
+}
+
+func checkBothWays[M any](t *testing.T, name, raw string, msg M, enc func(M) ([]byte, error), dec func([]byte) (M, error)) {
+	t.Helper()
+	t.Run(name, func(t *testing.T) {
+		got, err := enc(msg)
+		if err != nil {
+			t.Fatalf("encode: %v", err)
+		}
+		if string(got) != raw {
+			t.Errorf("encode:\n got %s\nwant %s", got, raw)
+		}
+		back, err := dec([]byte(raw))
+		if err != nil {
+			t.Fatalf("decode: %v", err)
+		}
+		if !reflect.DeepEqual(back, msg) {
+			t.Errorf("decode:\n got %+v\nwant %+v", back, msg)
+		}
+	})
+}
+
+func TestCatalogue(t *testing.T) {
+	for _, c := range tapCases {
+		checkBothWays(t, "tap/"+c.name, c.raw, c.msg, Tap.Encode, DecodeTap)
+	}
+	for _, c := range decisionCases {
+		checkBothWays(t, "decision/"+c.name, c.raw, c.msg, Decision.Encode, DecodeDecision)
+	}
+	for _, c := range statusCases {
+		checkBothWays(t, "status/"+c.name, c.raw, c.msg, Status.Encode, DecodeStatus)
+	}
+	for _, c := range configCases {
+		checkBothWays(t, "config/"+c.name, c.raw, c.msg, Config.Encode, DecodeConfig)
+	}
+}
+
+// Bytes a gate (or an attacker on a gate's credentials) might send, and the
+// part of the error that must name what is wrong.
+var badTaps = []struct {
+	name, raw, want string
+}{
+	{"empty", ``, "unexpected end"},
+	{"not json", `hello`, "invalid character"},
+	{"array", `[1,2]`, "cannot unmarshal array"},
+	{"no version", `{"event_id":"019ab5c3-0f2e-7a10-8b2c-3d4e5f607182"}`, `missing "v"`},
+	{"version 2", `{"v":2}`, "version 2"},
+	{"trailing data", `{"v":1}{"v":1}`, "after top-level value"},
+	{"bad event id", strings.Replace(tapCases[0].raw, "019ab5c3-0f2e", "019AB5C3-0f2e", 1), "lower-case UUID"},
+	{"short event id", strings.Replace(tapCases[0].raw, "019ab5c3-", "019ab5c", 1), "36-character"},
+	{"topic chars in device", strings.Replace(tapCases[0].raw, `"device":"hn2a-cat-linh-g01"`, `"device":"hn2a/#"`, 1), "device"},
+	{"empty site", strings.Replace(tapCases[0].raw, `"site":"hn2a-cat-linh"`, `"site":""`, 1), "site"},
+	{"unknown kind", strings.Replace(tapCases[0].raw, "metro_entry", "bus_entry", 1), `kind "bus_entry" unknown`},
+	{"no assertion", strings.Replace(tapCases[0].raw, `"assertion":"`+jws+`",`, ``, 1), "assertion: missing"},
+	{"assertion not jws", strings.Replace(tapCases[0].raw, jws, "not a token", 1), "compact JWS"},
+	{"assertion too long", strings.Replace(tapCases[0].raw, jws, jws+strings.Repeat("A", MaxAssertionSize), 1), "assertion"},
+	{"no capture time", strings.Replace(tapCases[0].raw, `,"captured_at":"2026-11-24T07:30:00.120Z"`, ``, 1), "captured_at: missing"},
+	{"bad capture time", strings.Replace(tapCases[0].raw, `2026-11-24T07:30:00.120Z`, `24/11/2026`, 1), "time"},
+	{"numeric capture time", strings.Replace(tapCases[0].raw, `"2026-11-24T07:30:00.120Z"`, `1795000000`, 1), "RFC 3339"},
+	{"year out of range", strings.Replace(tapCases[0].raw, `2026-11-24`, `0001-11-24`, 1), "out of range"},
+	{"bad plate", strings.Replace(tapCases[2].raw, `29A-123.45`, `29a 123`, 1), "plate"},
+	{"wrong type", strings.Replace(tapCases[0].raw, `"v":1,`, `"v":"1",`, 1), "cannot unmarshal"},
+	{"too big", `{"v":1,"x":"` + strings.Repeat("x", MaxTapSize) + `"}`, "over the limit"},
+}
+
+func TestDecodeTapRejects(t *testing.T) {
+	for _, c := range badTaps {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := DecodeTap([]byte(c.raw))
+			if err == nil {
+				t.Fatal("decoded without error")
+			}
+			if !errors.Is(err, ErrMalformed) {
+				t.Errorf("error %v does not wrap ErrMalformed", err)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q does not mention %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestUnknownFieldsIgnored(t *testing.T) {
+	raw := strings.Replace(tapCases[0].raw, `"v":1,`, `"v":1,"firmware_hint":"x",`, 1)
+	m, err := DecodeTap([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(m, tapCases[0].msg) {
+		t.Errorf("got %+v", m)
+	}
+}
+
+func TestEncodeRefusesInvalid(t *testing.T) {
+	m := tapCases[0].msg
+	m.Kind = "teleport"
+	if _, err := m.Encode(); err == nil {
+		t.Error("encoded a tap with an unknown kind")
+	}
+	d := decisionCases[0].msg
+	d.Reason = ReasonPassBack // open with a refusal reason
+	if _, err := d.Encode(); err == nil {
+		t.Error("encoded an open decision with a refusal reason")
+	}
+}
+
+func TestDecisionRejects(t *testing.T) {
+	for name, raw := range map[string]string{
+		"negative fare":   strings.Replace(decisionCases[1].raw, `"fare_vnd":15000`, `"fare_vnd":-1`, 1),
+		"unknown reason":  strings.Replace(decisionCases[2].raw, `assertion_replayed`, `because`, 1),
+		"missing display": strings.Replace(decisionCases[0].raw, `"vi":"Mời qua"`, `"vi":""`, 1),
+		"open but denied": strings.Replace(decisionCases[2].raw, `"open":false`, `"open":true`, 1),
+	} {
+		if _, err := DecodeDecision([]byte(raw)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: err = %v, want ErrMalformed", name, err)
+		}
+	}
+}
+
+func TestEveryReasonHasBothTexts(t *testing.T) {
+	for r, d := range reasonText {
+		if d.VI == "" || d.EN == "" {
+			t.Errorf("%s: missing text", r)
+		}
+	}
+}

@@ -1,0 +1,47 @@
+package proto
+
+// Reason is the code that says why a gate opened or stayed closed. Codes are
+// stable: gates, dashboards and the rider's history key on them.
+type Reason string
+
+const (
+	ReasonOK                   Reason = "ok"
+	ReasonAssertionInvalid     Reason = "assertion_invalid"       // forged, malformed, unknown key
+	ReasonAssertionExpired     Reason = "assertion_expired"       // past its expiry
+	ReasonAssertionNotYetValid Reason = "assertion_not_yet_valid" // issued in the future: clock skew
+	ReasonAssertionWrongDevice Reason = "assertion_wrong_device"  // issued to another device
+	ReasonAssertionReplayed    Reason = "assertion_replayed"      // its jti was used before
+	ReasonUnknownSite          Reason = "unknown_site"            // device's site is not in the fare data
+	ReasonWrongKind            Reason = "wrong_kind"              // this service does not handle that kind of device
+	ReasonPassBack             Reason = "pass_back"               // entering while a journey is open
+	ReasonNoEntry              Reason = "no_entry"                // exit with no open journey
+	ReasonInsufficientFunds    Reason = "insufficient_funds"      // balance below the minimum fare at entry
+	ReasonAccountSuspended     Reason = "account_suspended"
+	ReasonNoAccount            Reason = "no_account" // VNeID account not linked to vnpass
+	ReasonTimeout              Reason = "timeout"    // gate-side: no decision in time
+	ReasonInternal             Reason = "internal_error"
+)
+
+var reasonText = map[Reason]Display{
+	ReasonOK:                   {VI: "Mời qua", EN: "Please pass"},
+	ReasonAssertionInvalid:     {VI: "Xác thực không hợp lệ", EN: "Identity check failed"},
+	ReasonAssertionExpired:     {VI: "Xác thực đã hết hạn, vui lòng thử lại", EN: "Identity check expired, please try again"},
+	ReasonAssertionNotYetValid: {VI: "Xác thực chưa có hiệu lực, vui lòng thử lại", EN: "Identity check not yet valid, please try again"},
+	ReasonAssertionWrongDevice: {VI: "Xác thực không dành cho cửa này", EN: "Identity check was for another gate"},
+	ReasonAssertionReplayed:    {VI: "Xác thực đã được sử dụng", EN: "Identity check already used"},
+	ReasonUnknownSite:          {VI: "Cửa chưa được cấu hình, vui lòng liên hệ nhân viên", EN: "Gate not configured, please ask staff"},
+	ReasonWrongKind:            {VI: "Cửa chưa được cấu hình, vui lòng liên hệ nhân viên", EN: "Gate not configured, please ask staff"},
+	ReasonPassBack:             {VI: "Bạn đã vào ga, chưa ra khỏi ga", EN: "You have already entered"},
+	ReasonNoEntry:              {VI: "Không tìm thấy lượt vào, vui lòng liên hệ nhân viên", EN: "No entry found, please ask staff"},
+	ReasonInsufficientFunds:    {VI: "Số dư không đủ, vui lòng nạp tiền", EN: "Insufficient balance, please top up"},
+	ReasonAccountSuspended:     {VI: "Tài khoản bị tạm khóa, vui lòng liên hệ nhân viên", EN: "Account suspended, please ask staff"},
+	ReasonNoAccount:            {VI: "Chưa liên kết tài khoản vnpass trên VNeID", EN: "No vnpass account linked on VNeID"},
+	ReasonTimeout:              {VI: "Hệ thống bận, vui lòng thử lại", EN: "System busy, please try again"},
+	ReasonInternal:             {VI: "Lỗi hệ thống, vui lòng liên hệ nhân viên", EN: "System error, please ask staff"},
+}
+
+// Valid reports whether r is a reason code of version 1.
+func (r Reason) Valid() bool { _, ok := reasonText[r]; return ok }
+
+// Display is the standard gate text for r.
+func (r Reason) Display() Display { return reasonText[r] }

@@ -1,0 +1,166 @@
+package proto
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// checkID accepts the ids used for sites and devices: 1-64 characters of
+// lower-case ASCII letters, digits, '-', '_' and '.', starting with a letter
+// or digit. They appear in topics, so MQTT wildcards and '/' are excluded.
+func checkID(field, s string) error {
+	if len(s) == 0 || len(s) > 64 {
+		return fmt.Errorf("%s: want 1-64 characters, got %d", field, len(s))
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case (c == '-' || c == '_' || c == '.') && i > 0:
+		default:
+			return fmt.Errorf("%s %q: only a-z, 0-9, '-', '_', '.' allowed", field, s)
+		}
+	}
+	return nil
+}
+
+// CheckID reports whether s is a valid site or device id.
+func CheckID(s string) error { return checkID("id", s) }
+
+func checkText(field, s string, max int) error {
+	if len(s) > max {
+		return fmt.Errorf("%s: %d bytes over the limit of %d", field, len(s), max)
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%s: not UTF-8", field)
+	}
+	return nil
+}
+
+func (m *Tap) validate() error {
+	if err := CheckEventID(m.EventID); err != nil {
+		return err
+	}
+	if err := checkID("device", m.Device); err != nil {
+		return err
+	}
+	if err := checkID("site", m.Site); err != nil {
+		return err
+	}
+	if !m.Kind.Valid() {
+		return fmt.Errorf("kind %q unknown", m.Kind)
+	}
+	if m.Assertion == "" {
+		return errors.New("assertion: missing")
+	}
+	if len(m.Assertion) > MaxAssertionSize {
+		return fmt.Errorf("assertion: %d bytes over the limit of %d", len(m.Assertion), MaxAssertionSize)
+	}
+	// A compact JWS is three base64url segments; anything else cannot verify,
+	// and refusing it here keeps arbitrary bytes out of logs and stores.
+	if strings.Count(m.Assertion, ".") != 2 || !isJWSChars(m.Assertion) {
+		return errors.New("assertion: not a compact JWS")
+	}
+	if m.CapturedAt.IsZero() {
+		return errors.New("captured_at: missing")
+	}
+	if m.Plate != "" {
+		if len(m.Plate) > MaxPlateSize {
+			return fmt.Errorf("plate: over %d bytes", MaxPlateSize)
+		}
+		for i := 0; i < len(m.Plate); i++ {
+			c := m.Plate[i]
+			if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+				return fmt.Errorf("plate %q: only A-Z, 0-9, '-', '.' allowed", m.Plate)
+			}
+		}
+	}
+	return nil
+}
+
+func isJWSChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func (m *Decision) validate() error {
+	if err := CheckEventID(m.EventID); err != nil {
+		return err
+	}
+	if !m.Reason.Valid() {
+		return fmt.Errorf("reason %q unknown", m.Reason)
+	}
+	if m.Open != (m.Reason == ReasonOK) {
+		return fmt.Errorf("open=%v with reason %q", m.Open, m.Reason)
+	}
+	if m.Display.VI == "" || m.Display.EN == "" {
+		return errors.New("display: both vi and en are required")
+	}
+	if err := checkText("display.vi", m.Display.VI, 256); err != nil {
+		return err
+	}
+	if err := checkText("display.en", m.Display.EN, 256); err != nil {
+		return err
+	}
+	if m.FareVND != nil && *m.FareVND < 0 {
+		return fmt.Errorf("fare_vnd: negative (%d)", *m.FareVND)
+	}
+	if m.DecidedAt.IsZero() {
+		return errors.New("decided_at: missing")
+	}
+	return nil
+}
+
+func (m *Status) validate() error {
+	if err := checkID("device", m.Device); err != nil {
+		return err
+	}
+	if err := checkID("site", m.Site); err != nil {
+		return err
+	}
+	if !m.Kind.Valid() {
+		return fmt.Errorf("kind %q unknown", m.Kind)
+	}
+	if m.State != StateOnline && m.State != StateOffline {
+		return fmt.Errorf("state %q unknown", m.State)
+	}
+	if err := checkText("software", m.Software, 64); err != nil {
+		return err
+	}
+	if m.QueueDepth < 0 {
+		return errors.New("queue_depth: negative")
+	}
+	if m.At.IsZero() {
+		return errors.New("at: missing")
+	}
+	return nil
+}
+
+func (m *Config) validate() error {
+	if m.Version <= 0 {
+		return errors.New("version: must be positive")
+	}
+	if err := checkID("device", m.Device); err != nil {
+		return err
+	}
+	if err := checkID("site", m.Site); err != nil {
+		return err
+	}
+	if !m.Kind.Valid() {
+		return fmt.Errorf("kind %q unknown", m.Kind)
+	}
+	if m.DecisionTimeoutMS < 100 || m.DecisionTimeoutMS > 30000 {
+		return fmt.Errorf("decision_timeout_ms: %d outside 100-30000", m.DecisionTimeoutMS)
+	}
+	if m.IssuedAt.IsZero() {
+		return errors.New("issued_at: missing")
+	}
+	return nil
+}
