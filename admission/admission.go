@@ -1,0 +1,101 @@
+// Package admission decides whether a gate opens for a tap and what the tap
+// costs, and has it settled exactly once. It is the application core of the
+// fare service: it verifies the VNeID assertion, pairs entry and exit taps
+// into journeys, prices them with the fare table and hands one balanced
+// ledger transaction per charge to a Store that records the tap, the journey
+// and the money in one database transaction keyed by the tap's event id.
+//
+// It depends on the domain packages and on interfaces only; PostgreSQL,
+// MQTT and ClickHouse live in adapters under services/.
+package admission
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/vnpass/vnpass/ledger"
+	"github.com/vnpass/vnpass/proto"
+)
+
+// Record is what is stored for every tap that decoded, whatever the decision.
+type Record struct {
+	Tap        proto.Tap
+	ReceivedAt time.Time
+	Subject    string // pseudonymous VNeID subject; empty if the assertion did not verify
+	JTI        string // assertion id, claimed once; empty if the assertion did not verify
+	ExpiresAt  time.Time
+}
+
+// Rider is the state of a rider that a decision may depend on, read and
+// locked by the Store inside the transaction that records the tap.
+type Rider struct {
+	Subject  string
+	Replayed bool // the assertion's jti was already claimed by another tap
+	Exists   bool // a vnpass account is linked to this VNeID subject
+	Status   AccountStatus
+	Balance  decimal.Decimal
+	Open     *Journey // the rider's open journey, if any
+}
+
+// AccountStatus of a rider's account.
+type AccountStatus string
+
+const (
+	AccountActive    AccountStatus = "active"
+	AccountSuspended AccountStatus = "suspended"
+	AccountClosed    AccountStatus = "closed"
+)
+
+// Journey is a trip from an entry tap to an exit tap.
+type Journey struct {
+	ID         int64
+	Subject    string
+	NetworkID  string
+	OperatorID string
+	EntryEvent string
+	EntrySite  string
+	EntryAt    time.Time
+	ExitEvent  string
+	ExitSite   string
+	ExitAt     time.Time
+	Fare       decimal.Decimal
+	FareRule   string // which rule priced it, e.g. "fare_leg_rules.txt:17"
+	Category   string // rider category the fare was computed for
+	Status     JourneyStatus
+}
+
+// JourneyStatus says how far a journey got.
+type JourneyStatus string
+
+const (
+	JourneyOpen   JourneyStatus = "open"
+	JourneyClosed JourneyStatus = "closed" // priced from entry and exit
+	// JourneyIncomplete: priced at the maximum fare because a tap was missing.
+	JourneyIncomplete JourneyStatus = "incomplete"
+)
+
+// Effect is what deciding one tap changes. The Store applies all of it, with
+// the tap record, in one transaction.
+type Effect struct {
+	Decision proto.Decision
+	Open     *Journey             // a journey to open (ID assigned by the store)
+	Close    []*Journey           // journeys to close, with exit and fare filled in
+	Charges  []ledger.Transaction // balanced ledger transactions to post
+	Journey  *Journey             // the journey this tap belongs to, for the record
+}
+
+// Store records taps and applies their effects exactly once.
+type Store interface {
+	// Admit records one tap. If rec.Tap.EventID was recorded before, it
+	// returns the decision payload stored then, with dup true, and changes
+	// nothing. Otherwise, in one transaction, it claims rec.JTI (setting
+	// Rider.Replayed if another tap holds it), locks and reads the rider's
+	// account and open journey, calls decide, applies the Effect, stores
+	// the tap with the encoded decision and commits.
+	Admit(ctx context.Context, rec Record, decide func(*Rider) (Effect, error)) (payload []byte, dup bool, err error)
+}
+
+// ErrNotForUs: the tap is of a kind this service does not decide.
+var ErrNotForUs = errors.New("admission: tap kind not handled")

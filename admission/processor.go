@@ -1,0 +1,308 @@
+package admission
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/vnpass/vnpass/fare"
+	"github.com/vnpass/vnpass/identity"
+	"github.com/vnpass/vnpass/ledger"
+	"github.com/vnpass/vnpass/money"
+	"github.com/vnpass/vnpass/proto"
+)
+
+// Config of a Processor.
+type Config struct {
+	Verifier identity.Verifier
+	Fares    *fare.Table
+	Store    Store
+	Topics   proto.Topics
+	Now      func() time.Time
+	// MaxJourney is how long a journey may stay open. An entry after that
+	// closes the old journey at the maximum fare (a missed tap-out) instead
+	// of refusing the rider as a pass-back. Default 4 hours.
+	MaxJourney time.Duration
+}
+
+// Processor turns tap payloads into decisions. It is safe for concurrent
+// use; the Store serialises what must be serialised per rider.
+type Processor struct {
+	cfg   Config
+	stats Stats
+}
+
+// New validates cfg and returns a Processor.
+func New(cfg Config) (*Processor, error) {
+	if cfg.Verifier == nil || cfg.Fares == nil || cfg.Store == nil {
+		return nil, errors.New("admission: verifier, fares and store are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxJourney <= 0 {
+		cfg.MaxJourney = 4 * time.Hour
+	}
+	return &Processor{cfg: cfg}, nil
+}
+
+// Reply is a decision to publish to a device.
+type Reply struct {
+	Topic   string
+	Payload []byte
+	EventID string
+	Reason  proto.Reason
+	Dup     bool // the tap was seen before; Payload is the decision sent then
+}
+
+// Handle decodes one tap from topic, decides it, records it and returns the
+// decision to send back. A payload that does not decode, or whose site and
+// device differ from its topic's, returns an error wrapping
+// proto.ErrMalformed: count it and drop it, there is nobody to answer.
+// Any other error means the tap was not recorded; the caller must not
+// acknowledge the message, so that the broker delivers it again.
+func (p *Processor) Handle(ctx context.Context, topic string, payload []byte) (Reply, error) {
+	t, err := proto.DecodeTap(payload)
+	if err != nil {
+		p.stats.Malformed.Add(1)
+		return Reply{}, err
+	}
+	_, site, device, err := p.cfg.Topics.Parse(topic)
+	if err != nil || site != t.Site || device != t.Device {
+		p.stats.Malformed.Add(1)
+		return Reply{}, fmt.Errorf("%w: tap for %s/%s arrived on topic %q", proto.ErrMalformed, t.Site, t.Device, topic)
+	}
+	rec := Record{Tap: t, ReceivedAt: p.cfg.Now()}
+	var refuse proto.Reason
+	switch {
+	case t.Kind != proto.KindMetroEntry && t.Kind != proto.KindMetroExit:
+		refuse = proto.ReasonWrongKind
+	default:
+		if _, ok := p.cfg.Fares.Stop(t.Site); !ok {
+			refuse = proto.ReasonUnknownSite
+		}
+	}
+	if refuse == "" {
+		a, err := p.cfg.Verifier.Verify(ctx, t.Assertion, t.Device)
+		if err != nil {
+			refuse = assertionReason(err)
+		} else {
+			rec.Subject, rec.JTI, rec.ExpiresAt = a.Subject, a.JTI, a.ExpiresAt
+		}
+	}
+	var reason proto.Reason
+	decide := func(r *Rider) (Effect, error) {
+		eff := p.refusal(refuse, t, nil)
+		if refuse == "" {
+			var err error
+			if eff, err = p.decide(t, r); err != nil {
+				return Effect{}, err
+			}
+		}
+		reason = eff.Decision.Reason
+		return eff, nil
+	}
+	out, dup, err := p.cfg.Store.Admit(ctx, rec, decide)
+	if err != nil {
+		p.stats.StoreErrors.Add(1)
+		return Reply{}, fmt.Errorf("admission: tap %s: %w", t.EventID, err)
+	}
+	reply := Reply{Topic: p.cfg.Topics.Decisions(t.Site, t.Device), Payload: out, EventID: t.EventID, Dup: dup}
+	if dup {
+		p.stats.Duplicates.Add(1)
+		return reply, nil
+	}
+	reply.Reason = reason
+	p.stats.count(t.Kind, reason)
+	return reply, nil
+}
+
+// assertionReason maps a verifier error to the reason the gate shows.
+func assertionReason(err error) proto.Reason {
+	switch {
+	case errors.Is(err, identity.ErrAssertionExpired):
+		return proto.ReasonAssertionExpired
+	case errors.Is(err, identity.ErrAssertionNotYetValid):
+		return proto.ReasonAssertionNotYetValid
+	case errors.Is(err, identity.ErrAssertionWrongDevice):
+		return proto.ReasonAssertionWrongDevice
+	case errors.Is(err, identity.ErrAssertionReplayed):
+		return proto.ReasonAssertionReplayed
+	default:
+		return proto.ReasonAssertionInvalid
+	}
+}
+
+// decide is the fare rule of a verified tap on a metro gate.
+func (p *Processor) decide(t proto.Tap, r *Rider) (Effect, error) {
+	switch {
+	case r.Replayed:
+		return p.refusal(proto.ReasonAssertionReplayed, t, nil), nil
+	case !r.Exists || r.Status == AccountClosed:
+		return p.refusal(proto.ReasonNoAccount, t, nil), nil
+	}
+	stop, _ := p.cfg.Fares.Stop(t.Site)
+	now := t.CapturedAt.Time
+	var eff Effect
+	balance := r.Balance
+	if t.Kind == proto.KindMetroEntry {
+		if r.Status == AccountSuspended {
+			return p.refusal(proto.ReasonAccountSuspended, t, &balance), nil
+		}
+		if o := r.Open; o != nil {
+			if now.Sub(o.EntryAt) < p.cfg.MaxJourney {
+				return p.refusal(proto.ReasonPassBack, t, &balance), nil
+			}
+			// The rider never tapped out of the old journey: close it at the
+			// maximum fare so that this entry can open a new one.
+			charge, err := p.closeIncomplete(o, "", "", o.EntryAt.Add(p.cfg.MaxJourney), "missing-exit-max-fare")
+			if err != nil {
+				return Effect{}, err
+			}
+			eff.Close = append(eff.Close, o)
+			eff.Charges = append(eff.Charges, charge)
+			balance = balance.Sub(o.Fare)
+		}
+		if min := p.cfg.Fares.MinFare(stop.NetworkID); balance.LessThan(min) {
+			return p.refusal(proto.ReasonInsufficientFunds, t, &balance), nil
+		}
+		j := &Journey{
+			Subject: r.Subject, NetworkID: stop.NetworkID, OperatorID: stop.OperatorID,
+			EntryEvent: t.EventID, EntrySite: t.Site, EntryAt: now,
+			Category: p.cfg.Fares.DefaultRiderCategory(), Status: JourneyOpen,
+		}
+		eff.Open, eff.Journey = j, j
+		eff.Decision = p.decision(t, proto.ReasonOK, nil, &balance, proto.ReasonOK.Display())
+		return eff, nil
+	}
+
+	// Exit. The gate opens whatever the balance: a rider is never held
+	// inside a station; a negative balance is a debt the next entry sees.
+	o := r.Open
+	var fareAmt decimal.Decimal
+	var text proto.Display
+	if o == nil || o.NetworkID != stop.NetworkID {
+		// No entry on this network: the maximum fare, as every
+		// account-based system does for a missing entry tap.
+		o = &Journey{
+			Subject: r.Subject, NetworkID: stop.NetworkID, OperatorID: stop.OperatorID,
+			Category: p.cfg.Fares.DefaultRiderCategory(),
+		}
+		charge, err := p.closeIncomplete(o, t.EventID, t.Site, now, "missing-entry-max-fare")
+		if err != nil {
+			return Effect{}, err
+		}
+		eff.Open = o // a journey with only an exit: opened and closed in one go
+		eff.Charges = append(eff.Charges, charge)
+		fareAmt = o.Fare
+		text = proto.Display{
+			VI: "Không có lượt vào: thu giá tối đa " + money.Format(fareAmt),
+			EN: "No entry tap: maximum fare " + money.Format(fareAmt),
+		}
+	} else {
+		q, err := p.cfg.Fares.Price(o.EntrySite, t.Site)
+		if err != nil {
+			return Effect{}, fmt.Errorf("price %s -> %s: %w", o.EntrySite, t.Site, err)
+		}
+		o.ExitEvent, o.ExitSite, o.ExitAt = t.EventID, t.Site, now
+		o.Fare, o.FareRule, o.OperatorID, o.Status = q.Amount, q.RuleID, q.OperatorID, JourneyClosed
+		if q.Amount.IsPositive() {
+			charge, err := ledger.Transfer("fare:"+t.EventID, "fare", o.EntrySite+" -> "+t.Site,
+				ledger.Rider(r.Subject), ledger.OperatorRevenue(q.OperatorID), q.Amount)
+			if err != nil {
+				return Effect{}, err
+			}
+			eff.Charges = append(eff.Charges, charge)
+		}
+		eff.Close = append(eff.Close, o)
+		fareAmt = q.Amount
+		text = proto.Display{VI: "Phí " + money.Format(fareAmt), EN: "Fare " + money.Format(fareAmt)}
+	}
+	eff.Journey = o
+	balance = balance.Sub(fareAmt)
+	eff.Decision = p.decision(t, proto.ReasonOK, &fareAmt, &balance, text)
+	return eff, nil
+}
+
+// closeIncomplete prices a journey missing a tap at the network's maximum
+// fare and returns its charge, keyed by the journey's missing side.
+func (p *Processor) closeIncomplete(o *Journey, exitEvent, exitSite string, at time.Time, rule string) (ledger.Transaction, error) {
+	o.ExitEvent, o.ExitSite, o.ExitAt = exitEvent, exitSite, at
+	o.Fare = p.cfg.Fares.MaxFare(o.NetworkID)
+	o.FareRule, o.Status = rule, JourneyIncomplete
+	key := "fare:" + exitEvent
+	if exitEvent == "" {
+		key = "fare:missing-exit:" + o.EntryEvent
+	}
+	return ledger.Transfer(key, "fare", rule, ledger.Rider(o.Subject), ledger.OperatorRevenue(o.OperatorID), o.Fare)
+}
+
+func (p *Processor) refusal(reason proto.Reason, t proto.Tap, balance *decimal.Decimal) Effect {
+	return Effect{Decision: p.decision(t, reason, nil, balance, reason.Display())}
+}
+
+// decision builds the reply; the display gets the amounts appended.
+func (p *Processor) decision(t proto.Tap, reason proto.Reason, fareAmt, balance *decimal.Decimal, text proto.Display) proto.Decision {
+	d := proto.Decision{
+		EventID:   t.EventID,
+		Open:      reason == proto.ReasonOK,
+		Reason:    reason,
+		Display:   text,
+		DecidedAt: proto.At(p.cfg.Now()),
+	}
+	if fareAmt != nil {
+		v := fareAmt.IntPart()
+		d.FareVND = &v
+	}
+	if balance != nil {
+		v := money.Round(*balance).IntPart()
+		d.BalanceVND = &v
+		d.Display.VI += " · Số dư " + money.Format(*balance)
+		d.Display.EN += " · Balance " + money.Format(*balance)
+	}
+	return d
+}
+
+// Stats counts what the processor saw, for metrics.
+type Stats struct {
+	Malformed, Duplicates, StoreErrors atomic.Int64
+	Entries, Exits                     atomic.Int64
+	reasons                            [len(reasonOrder)]atomic.Int64
+}
+
+// reasonOrder fixes an index for each reason counted.
+var reasonOrder = [...]proto.Reason{
+	proto.ReasonOK, proto.ReasonAssertionInvalid, proto.ReasonAssertionExpired,
+	proto.ReasonAssertionNotYetValid, proto.ReasonAssertionWrongDevice,
+	proto.ReasonAssertionReplayed, proto.ReasonUnknownSite, proto.ReasonWrongKind,
+	proto.ReasonPassBack, proto.ReasonNoEntry, proto.ReasonInsufficientFunds,
+	proto.ReasonAccountSuspended, proto.ReasonNoAccount, proto.ReasonInternal,
+}
+
+func (s *Stats) count(k proto.Kind, reason proto.Reason) {
+	if k == proto.KindMetroEntry {
+		s.Entries.Add(1)
+	} else {
+		s.Exits.Add(1)
+	}
+	for i, r := range reasonOrder {
+		if r == reason {
+			s.reasons[i].Add(1)
+		}
+	}
+}
+
+// Stats returns the processor's counters.
+func (p *Processor) Stats() *Stats { return &p.stats }
+
+// Decisions returns the count of decisions per reason.
+func (s *Stats) Decisions() map[proto.Reason]int64 {
+	m := make(map[proto.Reason]int64, len(reasonOrder))
+	for i, r := range reasonOrder {
+		m[r] = s.reasons[i].Load()
+	}
+	return m
+}

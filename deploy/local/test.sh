@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# All tests, on the real servers: install and start PostgreSQL, Mosquitto
+# and ClickHouse if needed, then vet, test with the race detector, and give
+# the wire decoders a short fuzzing run. Each test makes its own database,
+# ClickHouse database and MQTT topic root and removes them afterwards.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$VNPASS_ROOT"
+
+need_go
+deploy/local/stack.sh up
+load_env
+
+go vet ./...
+go test -race -count=1 -timeout 12m ./...
+# New inputs the fuzzers find are kept under testdata/fuzz and become regression cases.
+go test -run '^$' -fuzz '^FuzzDecodeTap$' -fuzztime "${VNPASS_FUZZTIME:-15s}" ./proto

@@ -1,0 +1,100 @@
+// Command vnpass-rush sends simulated riders through simulated gates at
+// metro stations, over the real broker, the VNeID provider and the
+// platform's API, and prints what every gate shows and a summary.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vnpass/vnpass/loadtest/rush"
+	"github.com/vnpass/vnpass/money"
+	"github.com/vnpass/vnpass/proto"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "vnpass-rush:", err)
+		os.Exit(1)
+	}
+}
+
+// line2A: the twelve stations of Hanoi Metro Line 2A, Cát Linh to Yên Nghĩa.
+var line2A = []string{
+	"hn2a-cat-linh", "hn2a-la-thanh", "hn2a-thai-ha", "hn2a-lang", "hn2a-thuong-dinh", "hn2a-vanh-dai-3",
+	"hn2a-phung-khoang", "hn2a-van-quan", "hn2a-ha-dong", "hn2a-la-khe", "hn2a-van-khe", "hn2a-yen-nghia",
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("vnpass-rush", flag.ContinueOnError)
+	riders := fs.Int("riders", 200, "riders to send through the gates")
+	window := fs.Duration("window", 20*time.Second, "arrivals spread over this long")
+	ride := fs.Duration("ride", 3*time.Second, "mean time on the train")
+	gates := fs.Int("gates", 2, "entry and exit gates per station")
+	stations := fs.String("stations", strings.Join(line2A, ","), "comma-separated station (site) ids")
+	quiet := fs.Bool("quiet", false, "do not print every gate event")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	need := func(name string) (string, error) {
+		v := getenv(name)
+		if v == "" {
+			return "", fmt.Errorf("%s is not set (deploy/local/run.sh sets it)", name)
+		}
+		return v, nil
+	}
+	var cfg rush.Config
+	var err error
+	for _, f := range []struct {
+		dst  *string
+		name string
+	}{
+		{&cfg.BrokerURL, "VNPASS_MQTT_URL"}, {&cfg.GateUser, "VNPASS_MQTT_GATE_USER"}, {&cfg.GatePass, "VNPASS_MQTT_GATE_PASSWORD"},
+		{&cfg.VNeIDURL, "VNPASS_VNEID_URL"}, {&cfg.VNeIDClientKey, "VNPASS_VNEID_CLIENT_KEY"},
+		{&cfg.APIURL, "VNPASS_API_URL"}, {&cfg.APIToken, "VNPASS_API_TOKEN"},
+	} {
+		if *f.dst, err = need(f.name); err != nil {
+			return err
+		}
+	}
+	cfg.Topics = proto.Topics{Root: getenv("VNPASS_MQTT_ROOT")}
+	cfg.Stations = strings.Split(*stations, ",")
+	cfg.Riders, cfg.Window, cfg.RideTime, cfg.GatesPerStation = *riders, *window, *ride, *gates
+	cfg.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	if !*quiet {
+		cfg.Out = stdout
+	}
+	fmt.Fprintf(stdout, "vnpass rush: %d riders through %d stations, %d entry and %d exit gates each, arrivals over %s\n\n",
+		cfg.Riders, len(cfg.Stations), cfg.GatesPerStation, cfg.GatesPerStation, cfg.Window)
+	rep, err := rush.Run(ctx, cfg)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	var fares int64
+	for _, t := range rep.Trips {
+		if f := t.Exit.Decision.FareVND; f != nil {
+			fares += *f
+		}
+	}
+	fmt.Fprintf(stdout, "\n── Tổng kết / Summary ─────────────────────────────\n")
+	fmt.Fprintf(stdout, "taps %d: opened %d, refused %d, timed out %d, in %s\n", rep.Taps, rep.Opened, rep.Refused, rep.TimedOut, rep.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "decision latency (publish -> decision): p50 %s  p95 %s  p99 %s  max %s\n",
+		rep.Percentile(50).Round(time.Microsecond), rep.Percentile(95).Round(time.Microsecond),
+		rep.Percentile(99).Round(time.Microsecond), rep.Percentile(100).Round(time.Microsecond))
+	fmt.Fprintf(stdout, "fares charged at exit gates: %s\n", money.Format(money.Dong(fares)))
+	if rep.Taps != rep.Opened {
+		return fmt.Errorf("%d of %d taps did not open", rep.Taps-rep.Opened, rep.Taps)
+	}
+	return nil
+}

@@ -1,0 +1,133 @@
+package rush
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Rider is an enrolled citizen as the simulation knows them: the face
+// reference the simulated camera will see and the pseudonymous subject the
+// provider returned. The CCCD number and name stay with the provider.
+type Rider struct {
+	Subject string
+	FaceRef string
+}
+
+var (
+	familyNames = []string{"Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương", "Lý"}
+	middleNames = []string{"Văn", "Thị", "Hữu", "Minh", "Thu", "Ngọc", "Đức", "Thanh", "Quang", "Hoài"}
+	givenNames  = []string{"An", "Bình", "Châu", "Dũng", "Giang", "Hà", "Hải", "Hạnh", "Hiếu", "Hoa", "Hùng", "Hương", "Khánh", "Lan", "Linh", "Long", "Mai", "Nam", "Nga", "Phúc", "Quân", "Sơn", "Tâm", "Thảo", "Trang", "Trung", "Tuấn", "Vy", "Yến"}
+)
+
+// citizen makes a plausible adult citizen: a CCCD number of the real shape
+// (province 001 Hanoi, century-and-sex digit, year of birth, six digits) and
+// a Vietnamese name.
+func citizen(rng *rand.Rand, i int) map[string]any {
+	year := 1966 + rng.IntN(40) // 20 to 59 years old: adults paying the full fare
+	sex := rng.IntN(2)
+	century := sex // 0/1: born in the 1900s
+	if year >= 2000 {
+		century = 2 + sex
+	}
+	cccd := fmt.Sprintf("001%d%02d%06d", century, year%100, (rng.IntN(1000)*1000+i)%1_000_000)
+	dob := time.Date(year, time.Month(1+rng.IntN(12)), 1+rng.IntN(28), 0, 0, 0, 0, time.UTC)
+	name := familyNames[rng.IntN(len(familyNames))] + " " + middleNames[rng.IntN(len(middleNames))] + " " + givenNames[rng.IntN(len(givenNames))]
+	return map[string]any{"cccd": cccd, "full_name": name, "date_of_birth": dob.Format("2006-01-02")}
+}
+
+// Enroll registers n citizens with the identity provider at baseURL.
+func Enroll(ctx context.Context, c *http.Client, baseURL string, n int, rng *rand.Rand) ([]Rider, error) {
+	bodies := make([][]byte, n)
+	for i := range bodies {
+		bodies[i], _ = json.Marshal(citizen(rng, i))
+	}
+	riders := make([]Rider, n)
+	err := parallel(n, 8, func(i int) error {
+		var out struct {
+			Subject string `json:"subject"`
+			FaceRef string `json:"face_ref"`
+		}
+		if err := postJSON(ctx, c, strings.TrimRight(baseURL, "/")+"/v1/citizens", "", bodies[i], &out); err != nil {
+			return fmt.Errorf("rush: enroll: %w", err)
+		}
+		riders[i] = Rider{Subject: out.Subject, FaceRef: out.FaceRef}
+		return nil
+	})
+	return riders, err
+}
+
+func fund(ctx context.Context, api *API, riders []Rider, topUp int64) error {
+	return parallel(len(riders), 8, func(i int) error {
+		if _, err := api.Link(ctx, riders[i].Subject); err != nil {
+			return err
+		}
+		_, err := api.TopUp(ctx, riders[i].Subject, topUp, "rush-opening-"+riders[i].Subject)
+		return err
+	})
+}
+
+// parallel runs f(0..n-1) on up to width goroutines and returns the first error.
+func parallel(n, width int, f func(int) error) error {
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	next := make(chan int)
+	for w := 0; w < width; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := f(i); err != nil {
+					once.Do(func() { first = err })
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return first
+}
+
+func postJSON(ctx context.Context, c *http.Client, url, token string, body []byte, out any) error {
+	return doJSON(ctx, c, http.MethodPost, url, token, body, out)
+}
+
+func doJSON(ctx context.Context, c *http.Client, method, url, token string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, bytes.TrimSpace(b))
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}

@@ -1,0 +1,247 @@
+// Package rush simulates riders moving through metro stations: it enrolls
+// citizens at the VNeID provider, links and funds their vnpass accounts
+// through the platform's API, runs a gate agent per turnstile over real
+// MQTT and sends each rider through an entry gate at one station and an
+// exit gate at another. It speaks only the wire contract and public APIs,
+// so it drives the platform exactly as gates and riders would.
+package rush
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/vnpass/vnpass/proto"
+	"github.com/vnpass/vnpass/services/vneid"
+	"github.com/vnpass/vnpass/turnstile-agent/agent"
+	"github.com/vnpass/vnpass/turnstile-agent/gatesim"
+)
+
+// Config of a simulated rush.
+type Config struct {
+	Stations        []string // site ids
+	GatesPerStation int      // entry gates and exit gates per station, default 1 of each
+	Riders          int
+	Window          time.Duration // arrivals spread uniformly over this, default 10s
+	RideTime        time.Duration // mean time between entry and exit, default 1s
+	TopUpVND        int64         // each rider's opening top-up, default 100.000
+
+	Topics                        proto.Topics
+	BrokerURL, GateUser, GatePass string
+	DecisionTimeout               time.Duration
+
+	VNeIDURL       string // the identity provider (enrolment, face match)
+	VNeIDClientKey string
+	APIURL         string // the platform's accounts API
+	APIToken       string // an admin token: links accounts and tops them up
+
+	Out  io.Writer // gate events, one line each; nil for none
+	Log  *slog.Logger
+	Seed uint64
+}
+
+// Trip is one rider's journey and what the gates said.
+type Trip struct {
+	Rider       Rider
+	Origin      string
+	Destination string
+	Entry       agent.Result
+	Exit        agent.Result
+	Exited      bool // an exit was attempted (the entry opened)
+}
+
+// Report is the outcome of a rush.
+type Report struct {
+	Trips     []Trip
+	Taps      int
+	Opened    int
+	Refused   int
+	TimedOut  int
+	Latencies []time.Duration // publish -> decision, of taps that got one
+	Elapsed   time.Duration
+}
+
+// Percentile of the decision latencies (p in 0..100).
+func (r *Report) Percentile(p float64) time.Duration {
+	if len(r.Latencies) == 0 {
+		return 0
+	}
+	l := append([]time.Duration(nil), r.Latencies...)
+	sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+	i := int(p / 100 * float64(len(l)-1))
+	return l[i]
+}
+
+func (c *Config) defaults() error {
+	if len(c.Stations) < 2 {
+		return errors.New("rush: need at least two stations")
+	}
+	if c.GatesPerStation <= 0 {
+		c.GatesPerStation = 1
+	}
+	if c.Riders <= 0 {
+		return errors.New("rush: need riders")
+	}
+	if c.Window <= 0 {
+		c.Window = 10 * time.Second
+	}
+	if c.RideTime <= 0 {
+		c.RideTime = time.Second
+	}
+	if c.TopUpVND == 0 {
+		c.TopUpVND = 100_000
+	}
+	if c.DecisionTimeout <= 0 {
+		c.DecisionTimeout = 5 * time.Second
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.Seed == 0 {
+		c.Seed = uint64(time.Now().UnixNano())
+	}
+	return nil
+}
+
+// station's gates.
+type station struct {
+	entries, exits []*agent.Agent
+}
+
+// Run enrolls and funds the riders, starts the gates, sends every rider
+// through and returns what happened. The gates are closed at the end.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
+	httpc := &http.Client{Timeout: 10 * time.Second}
+	riders, err := Enroll(ctx, httpc, cfg.VNeIDURL, cfg.Riders, rng)
+	if err != nil {
+		return nil, err
+	}
+	api := &API{BaseURL: cfg.APIURL, Token: cfg.APIToken, HTTP: httpc}
+	if err := fund(ctx, api, riders, cfg.TopUpVND); err != nil {
+		return nil, err
+	}
+	matcher := &vneid.MatchClient{BaseURL: cfg.VNeIDURL, ClientKey: cfg.VNeIDClientKey, HTTP: httpc}
+	stations, all, err := startGates(ctx, cfg, matcher)
+	defer func() {
+		for _, a := range all {
+			a.Close()
+		}
+	}()
+	if err != nil {
+		return nil, err
+	}
+
+	rep := &Report{Trips: make([]Trip, len(riders))}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i, r := range riders {
+		o := rng.IntN(len(cfg.Stations))
+		d := rng.IntN(len(cfg.Stations) - 1)
+		if d >= o {
+			d++
+		}
+		trip := Trip{Rider: r, Origin: cfg.Stations[o], Destination: cfg.Stations[d]}
+		arrive := time.Duration(rng.Int64N(int64(cfg.Window)))
+		ride := cfg.RideTime/2 + time.Duration(rng.Int64N(int64(cfg.RideTime)))
+		in := stations[trip.Origin].entries[rng.IntN(cfg.GatesPerStation)]
+		out := stations[trip.Destination].exits[rng.IntN(cfg.GatesPerStation)]
+		wg.Add(1)
+		go func(i int, trip Trip) {
+			defer wg.Done()
+			if !sleep(ctx, arrive) {
+				return
+			}
+			trip.Entry, _ = in.Tap(ctx, trip.Rider.FaceRef, "")
+			if trip.Entry.Decision.Open && sleep(ctx, ride) {
+				trip.Exited = true
+				trip.Exit, _ = out.Tap(ctx, trip.Rider.FaceRef, "")
+			}
+			mu.Lock()
+			rep.Trips[i] = trip
+			mu.Unlock()
+		}(i, trip)
+	}
+	wg.Wait()
+	rep.Elapsed = time.Since(start)
+	for _, t := range rep.Trips {
+		for _, res := range []agent.Result{t.Entry, t.Exit} {
+			if res.EventID == "" && !res.Decision.Open && res.Decision.Reason == "" {
+				continue // no tap made
+			}
+			rep.Taps++
+			switch {
+			case res.TimedOut:
+				rep.TimedOut++
+			case res.Decision.Open:
+				rep.Opened++
+			default:
+				rep.Refused++
+			}
+			if !res.Local {
+				rep.Latencies = append(rep.Latencies, res.Latency)
+			}
+		}
+	}
+	return rep, ctx.Err()
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// startGates connects an entry and an exit agent per gate position.
+func startGates(ctx context.Context, cfg Config, m agent.Matcher) (map[string]*station, []*agent.Agent, error) {
+	stations := make(map[string]*station, len(cfg.Stations))
+	var all []*agent.Agent
+	for _, site := range cfg.Stations {
+		st := &station{}
+		stations[site] = st
+		for g := 1; g <= cfg.GatesPerStation; g++ {
+			for _, kind := range []proto.Kind{proto.KindMetroEntry, proto.KindMetroExit} {
+				dir := "in"
+				if kind == proto.KindMetroExit {
+					dir = "out"
+				}
+				dev := fmt.Sprintf("%s-%s%02d", site, dir, g)
+				a, err := agent.New(agent.Config{
+					Device: dev, Site: site, Kind: kind, Topics: cfg.Topics,
+					BrokerURL: cfg.BrokerURL, Username: cfg.GateUser, Password: cfg.GatePass,
+					DecisionTimeout: cfg.DecisionTimeout, Software: "vnpass-rush/0.1.0",
+					Matcher: m, Gate: gatesim.New(dev, cfg.Out), Logger: cfg.Log,
+				})
+				if err != nil {
+					return nil, all, err
+				}
+				if err := a.Connect(ctx); err != nil {
+					return nil, all, fmt.Errorf("rush: gate %s: %w", dev, err)
+				}
+				all = append(all, a)
+				if kind == proto.KindMetroEntry {
+					st.entries = append(st.entries, a)
+				} else {
+					st.exits = append(st.exits, a)
+				}
+			}
+		}
+	}
+	return stations, all, nil
+}

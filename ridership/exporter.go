@@ -1,0 +1,90 @@
+package ridership
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Exporter moves the outbox to the sink in batches.
+type Exporter struct {
+	Source    Source
+	Sink      Sink
+	Pseudo    *Pseudonymizer
+	BatchSize int           // default 5000
+	Interval  time.Duration // pause when the outbox is empty; default 500ms
+	Log       *slog.Logger
+}
+
+// Once exports one batch of taps and one of journeys and reports how many
+// rows went out.
+func (e *Exporter) Once(ctx context.Context) (int, error) {
+	n := e.BatchSize
+	if n <= 0 {
+		n = 5000
+	}
+	taps, err := e.Source.PendingTaps(ctx, n, e.Pseudo.Key)
+	if err != nil {
+		return 0, fmt.Errorf("ridership: read taps: %w", err)
+	}
+	if len(taps) > 0 {
+		if err := e.Sink.WriteTaps(ctx, taps); err != nil {
+			return 0, fmt.Errorf("ridership: write %d taps: %w", len(taps), err)
+		}
+		ids := make([]string, len(taps))
+		for i, t := range taps {
+			ids[i] = t.EventID
+		}
+		if err := e.Source.MarkTapsExported(ctx, ids); err != nil {
+			return 0, fmt.Errorf("ridership: mark taps: %w", err)
+		}
+	}
+	js, err := e.Source.PendingJourneys(ctx, n, e.Pseudo.Key)
+	if err != nil {
+		return len(taps), fmt.Errorf("ridership: read journeys: %w", err)
+	}
+	if len(js) > 0 {
+		if err := e.Sink.WriteJourneys(ctx, js); err != nil {
+			return len(taps), fmt.Errorf("ridership: write %d journeys: %w", len(js), err)
+		}
+		ids := make([]int64, len(js))
+		for i, j := range js {
+			ids[i] = j.ID
+		}
+		if err := e.Source.MarkJourneysExported(ctx, ids); err != nil {
+			return len(taps), fmt.Errorf("ridership: mark journeys: %w", err)
+		}
+	}
+	return len(taps) + len(js), nil
+}
+
+// Run exports until ctx ends. Errors are logged and retried after a pause:
+// the outbox keeps everything until the sink has it.
+func (e *Exporter) Run(ctx context.Context) error {
+	pause := e.Interval
+	if pause <= 0 {
+		pause = 500 * time.Millisecond
+	}
+	log := e.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	for {
+		n, err := e.Once(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			log.ErrorContext(ctx, "ridership export failed", "err", err)
+		}
+		if n > 0 && err == nil {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(pause):
+		}
+	}
+}

@@ -1,0 +1,200 @@
+// Package accounthttp is the HTTP API of rider accounts (link, balance,
+// top-up) and the service's health and metrics, on fiber with JWT roles.
+// Every error is an RFC 7807 problem that names what the caller can fix and
+// nothing of the internals.
+package accounthttp
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/vnpass/vnpass/ledger"
+	"github.com/vnpass/vnpass/money"
+	"github.com/vnpass/vnpass/services/authjwt"
+)
+
+// Accounts is what the API needs from the settlement store.
+type Accounts interface {
+	OpenRiderAccount(ctx context.Context, subject string) (ledger.Account, error)
+	Account(ctx context.Context, id ledger.AccountID) (ledger.Account, error)
+	Post(ctx context.Context, t ledger.Transaction) error
+}
+
+// Config of the API.
+type Config struct {
+	Accounts Accounts
+	Auth     *authjwt.Issuer
+	// Provider names the payment provider top-ups come from ("sim" in development).
+	Provider string
+	// Metrics writes the Prometheus text exposition.
+	Metrics func(b *strings.Builder)
+	// Ready reports whether the service can take traffic.
+	Ready func(ctx context.Context) error
+	Log   *slog.Logger
+}
+
+// Top-up bounds, whole dong.
+const (
+	MinTopUp = 10_000
+	MaxTopUp = 10_000_000
+)
+
+var subjectRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// New builds the fiber app.
+func New(cfg Config) *fiber.App {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Provider == "" {
+		cfg.Provider = "sim"
+	}
+	app := fiber.New(fiber.Config{
+		BodyLimit:             64 << 10,
+		ReadTimeout:           10 * time.Second,
+		WriteTimeout:          10 * time.Second,
+		DisableStartupMessage: true,
+		ErrorHandler: func(c *fiber.Ctx, err error) error {
+			var fe *fiber.Error
+			if errors.As(err, &fe) {
+				return authjwt.Problem(c, fe.Code, "http-error", fe.Message)
+			}
+			cfg.Log.Error("http handler failed", "path", c.Path(), "err", err)
+			return authjwt.Problem(c, fiber.StatusInternalServerError, "internal", "Something went wrong on our side.")
+		},
+	})
+	h := &handlers{cfg: cfg}
+	app.Get("/healthz", h.health)
+	app.Get("/metrics", h.metrics)
+	v1 := app.Group("/v1", cfg.Auth.Middleware())
+	v1.Post("/accounts", h.open)
+	v1.Get("/accounts/:subject", h.get)
+	v1.Post("/accounts/:subject/topups", h.topUp)
+	return app
+}
+
+type handlers struct{ cfg Config }
+
+func (h *handlers) health(c *fiber.Ctx) error {
+	if h.cfg.Ready != nil {
+		if err := h.cfg.Ready(c.UserContext()); err != nil {
+			return authjwt.Problem(c, fiber.StatusServiceUnavailable, "not-ready", "The service is not ready.")
+		}
+	}
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+func (h *handlers) metrics(c *fiber.Ctx) error {
+	var b strings.Builder
+	if h.cfg.Metrics != nil {
+		h.cfg.Metrics(&b)
+	}
+	c.Set(fiber.HeaderContentType, "text/plain; version=0.0.4")
+	return c.SendString(b.String())
+}
+
+// AccountJSON is an account as the API shows it.
+type AccountJSON struct {
+	Subject     string `json:"subject"`
+	Status      string `json:"status"`
+	BalanceVND  int64  `json:"balance_vnd"`
+	BalanceText string `json:"balance_text"`
+}
+
+func show(a ledger.Account) AccountJSON {
+	return AccountJSON{Subject: a.Subject, Status: a.Status, BalanceVND: money.Round(a.Balance).IntPart(), BalanceText: money.Format(a.Balance)}
+}
+
+// mayRead: admins and operators read any account, a rider only its own.
+func mayRead(cl authjwt.Claims, subject string) bool {
+	return cl.Role == authjwt.RoleAdmin || cl.Role == authjwt.RoleOperator || (cl.Role == authjwt.RoleRider && cl.Subject == subject)
+}
+
+func (h *handlers) open(c *fiber.Ctx) error {
+	var req struct {
+		Subject string `json:"subject"`
+	}
+	if err := c.BodyParser(&req); err != nil {
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-request", "The body must be JSON: {\"subject\": \"...\"}.")
+	}
+	if !subjectRE.MatchString(req.Subject) {
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-subject", "subject must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'.")
+	}
+	cl := authjwt.Caller(c)
+	if !(cl.Role == authjwt.RoleAdmin || (cl.Role == authjwt.RoleRider && cl.Subject == req.Subject)) {
+		return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "You may not link this account.")
+	}
+	a, err := h.cfg.Accounts.OpenRiderAccount(c.UserContext(), req.Subject)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(show(a))
+}
+
+func (h *handlers) get(c *fiber.Ctx) error {
+	subject := c.Params("subject")
+	if !subjectRE.MatchString(subject) {
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-subject", "subject must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'.")
+	}
+	if !mayRead(authjwt.Caller(c), subject) {
+		return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "You may not read this account.")
+	}
+	a, err := h.cfg.Accounts.Account(c.UserContext(), ledger.Rider(subject))
+	if errors.Is(err, ledger.ErrNoAccount) {
+		return authjwt.Problem(c, fiber.StatusNotFound, "no-account", "No vnpass account is linked to this subject.")
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(show(a))
+}
+
+func (h *handlers) topUp(c *fiber.Ctx) error {
+	subject := c.Params("subject")
+	if !subjectRE.MatchString(subject) {
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-subject", "subject must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'.")
+	}
+	if authjwt.Caller(c).Role != authjwt.RoleAdmin {
+		return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "Only the payment provider's settlement may top up.")
+	}
+	var req struct {
+		AmountVND      int64  `json:"amount_vnd"`
+		IdempotencyKey string `json:"idempotency_key"`
+	}
+	if err := c.BodyParser(&req); err != nil {
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-request", "The body must be JSON: {\"amount_vnd\": 100000, \"idempotency_key\": \"...\"}.")
+	}
+	if req.AmountVND < MinTopUp || req.AmountVND > MaxTopUp {
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-amount", "amount_vnd must be between 10.000 ₫ and 10.000.000 ₫.")
+	}
+	if req.IdempotencyKey == "" || len(req.IdempotencyKey) > 100 {
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-idempotency-key", "idempotency_key must be 1-100 characters.")
+	}
+	ctx := c.UserContext()
+	if _, err := h.cfg.Accounts.Account(ctx, ledger.Rider(subject)); errors.Is(err, ledger.ErrNoAccount) {
+		return authjwt.Problem(c, fiber.StatusNotFound, "no-account", "No vnpass account is linked to this subject.")
+	} else if err != nil {
+		return err
+	}
+	tx, err := ledger.Transfer("topup:"+subject+":"+req.IdempotencyKey, "topup", "top-up via "+h.cfg.Provider,
+		ledger.ProviderSettlement(h.cfg.Provider), ledger.Rider(subject), money.Dong(req.AmountVND))
+	if err != nil {
+		return err
+	}
+	status := fiber.StatusCreated
+	if err := h.cfg.Accounts.Post(ctx, tx); errors.Is(err, ledger.ErrDuplicate) {
+		status = fiber.StatusOK // the same request again: nothing moved twice
+	} else if err != nil {
+		return err
+	}
+	a, err := h.cfg.Accounts.Account(ctx, ledger.Rider(subject))
+	if err != nil {
+		return err
+	}
+	return c.Status(status).JSON(show(a))
+}

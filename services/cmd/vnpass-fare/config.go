@@ -1,0 +1,131 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vnpass/vnpass/proto"
+)
+
+// Config of the fare service. Every field comes from an environment
+// variable (named beside it); ConfigFromEnv applies defaults and validates.
+type Config struct {
+	PostgresURL    string       // VNPASS_PG_URL
+	MQTTURL        string       // VNPASS_MQTT_URL
+	MQTTUser       string       // VNPASS_MQTT_SERVICE_USER
+	MQTTPassword   string       // VNPASS_MQTT_SERVICE_PASSWORD
+	Topics         proto.Topics // VNPASS_MQTT_ROOT, default vnpass/v1
+	Group          string       // VNPASS_SHARE_GROUP, default fare
+	Instance       string       // VNPASS_INSTANCE, default 1: the MQTT client id is fare-<instance>
+	Workers        int          // VNPASS_WORKERS, default 8
+	CHAddr         string       // VNPASS_CH_ADDR
+	CHUser         string       // VNPASS_CH_USER
+	CHPassword     string       // VNPASS_CH_PASSWORD
+	CHDatabase     string       // VNPASS_CH_DATABASE, default vnpass
+	ExportInterval time.Duration
+	VNeIDIssuer    string // VNPASS_VNEID_ISSUER
+	VNeIDJWKSURL   string // VNPASS_VNEID_JWKS_URL
+	APIAddr        string // VNPASS_API_ADDR, default 127.0.0.1:58080
+	APISecret      string // VNPASS_API_SECRET, at least 32 bytes
+	PseudonymKey   string // VNPASS_PSEUDONYM_KEY, at least 32 bytes
+	FareData       string // VNPASS_FARE_DATA: a GTFS folder; default the shipped data
+	MaxJourney     time.Duration
+	Now            func() time.Time
+}
+
+// ConfigFromEnv reads the config through getenv.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		PostgresURL:  getenv("VNPASS_PG_URL"),
+		MQTTURL:      getenv("VNPASS_MQTT_URL"),
+		MQTTUser:     getenv("VNPASS_MQTT_SERVICE_USER"),
+		MQTTPassword: getenv("VNPASS_MQTT_SERVICE_PASSWORD"),
+		Topics:       proto.Topics{Root: getenv("VNPASS_MQTT_ROOT")},
+		Group:        getenv("VNPASS_SHARE_GROUP"),
+		Instance:     getenv("VNPASS_INSTANCE"),
+		CHAddr:       getenv("VNPASS_CH_ADDR"),
+		CHUser:       getenv("VNPASS_CH_USER"),
+		CHPassword:   getenv("VNPASS_CH_PASSWORD"),
+		CHDatabase:   getenv("VNPASS_CH_DATABASE"),
+		VNeIDIssuer:  getenv("VNPASS_VNEID_ISSUER"),
+		VNeIDJWKSURL: getenv("VNPASS_VNEID_JWKS_URL"),
+		APIAddr:      getenv("VNPASS_API_ADDR"),
+		APISecret:    getenv("VNPASS_API_SECRET"),
+		PseudonymKey: getenv("VNPASS_PSEUDONYM_KEY"),
+		FareData:     getenv("VNPASS_FARE_DATA"),
+	}
+	if w := getenv("VNPASS_WORKERS"); w != "" {
+		n, err := strconv.Atoi(w)
+		if err != nil || n < 1 || n > 256 {
+			return c, fmt.Errorf("config: VNPASS_WORKERS %q: want 1-256", w)
+		}
+		c.Workers = n
+	}
+	return c, c.Validate()
+}
+
+// Validate applies defaults and checks the config.
+func (c *Config) Validate() error {
+	if c.Group == "" {
+		c.Group = "fare"
+	}
+	if c.Instance == "" {
+		c.Instance = "1"
+	}
+	if c.Workers == 0 {
+		c.Workers = 8
+	}
+	if c.CHDatabase == "" {
+		c.CHDatabase = "vnpass"
+	}
+	if c.APIAddr == "" {
+		c.APIAddr = "127.0.0.1:58080"
+	}
+	if c.ExportInterval == 0 {
+		c.ExportInterval = 500 * time.Millisecond
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	var missing []string
+	for name, v := range map[string]string{
+		"VNPASS_PG_URL": c.PostgresURL, "VNPASS_MQTT_URL": c.MQTTURL, "VNPASS_CH_ADDR": c.CHAddr,
+		"VNPASS_VNEID_ISSUER": c.VNeIDIssuer, "VNPASS_VNEID_JWKS_URL": c.VNeIDJWKSURL,
+	} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("config: missing %s (deploy/local/stack.sh env prints the servers' settings)", strings.Join(missing, ", "))
+	}
+	if len(c.APISecret) < 32 {
+		return errors.New("config: VNPASS_API_SECRET must be at least 32 bytes")
+	}
+	if len(c.PseudonymKey) < 32 {
+		return errors.New("config: VNPASS_PSEUDONYM_KEY must be at least 32 bytes")
+	}
+	return nil
+}
+
+// String shows the config with secrets masked, for the start-up log.
+func (c Config) String() string {
+	mask := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return "***"
+	}
+	pg := c.PostgresURL
+	if i := strings.Index(pg, "@"); i > 0 {
+		if j := strings.LastIndex(pg[:i], ":"); j > strings.Index(pg, "//") {
+			pg = pg[:j+1] + "***" + pg[i:]
+		}
+	}
+	return fmt.Sprintf("pg=%s mqtt=%s user=%s password=%s root=%s group=%s instance=%s workers=%d ch=%s/%s vneid=%s api=%s api_secret=%s pseudonym_key=%s fare_data=%q",
+		pg, c.MQTTURL, c.MQTTUser, mask(c.MQTTPassword), c.Topics.Filter(proto.ChanTaps), c.Group, c.Instance, c.Workers,
+		c.CHAddr, c.CHDatabase, c.VNeIDJWKSURL, c.APIAddr, mask(c.APISecret), mask(c.PseudonymKey), c.FareData)
+}

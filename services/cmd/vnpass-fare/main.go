@@ -1,0 +1,74 @@
+// Command vnpass-fare is the fare service: it reads taps from MQTT (a member
+// of a shared subscription), verifies the VNeID assertion, decides and
+// settles each tap in PostgreSQL exactly once, answers the gate, exports
+// taps and journeys to ClickHouse in batches, and serves the accounts API.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/vnpass/vnpass/services/authjwt"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if len(os.Args) > 1 && os.Args[1] == "token" {
+		if err := token(os.Args[2:], os.Getenv, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "vnpass-fare token:", err)
+			os.Exit(2)
+		}
+		return
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	if err := run(ctx, log); err != nil {
+		log.Error("vnpass-fare stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, log *slog.Logger) error {
+	cfg, err := ConfigFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	log.Info("starting vnpass-fare", "config", cfg.String())
+	m := &Main{Config: cfg, Log: log}
+	if err := m.Open(ctx); err != nil {
+		return err
+	}
+	log.Info("vnpass-fare ready", "api", m.APIAddr(), "taps", cfg.Topics.Shared(cfg.Group, "taps"))
+	<-ctx.Done()
+	log.Info("shutting down")
+	return m.Close()
+}
+
+// token prints an API token signed with VNPASS_API_SECRET: how an operator
+// console or the simulator gets its credentials in development.
+func token(args []string, getenv func(string) string, out io.Writer) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	role := fs.String("role", "admin", "admin, operator or rider")
+	sub := fs.String("sub", "console", "subject (a rider's VNeID subject for role rider)")
+	ttl := fs.Duration("ttl", 8*time.Hour, "validity")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	is, err := authjwt.New([]byte(getenv("VNPASS_API_SECRET")), nil)
+	if err != nil {
+		return err
+	}
+	t, err := is.Issue(*sub, authjwt.Role(*role), *ttl)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(out, t)
+	return err
+}

@@ -1,0 +1,396 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/vnpass/vnpass/fare"
+	"github.com/vnpass/vnpass/internal/testenv"
+	"github.com/vnpass/vnpass/loadtest/rush"
+	"github.com/vnpass/vnpass/proto"
+	"github.com/vnpass/vnpass/services/authjwt"
+	"github.com/vnpass/vnpass/services/vneidsim"
+)
+
+const clientKey = "test-client-key-0123456789abcdef"
+
+// platform is the fare service and a VNeID provider, running in-process on
+// the real PostgreSQL, Mosquitto and ClickHouse.
+type platform struct {
+	t      *testing.T
+	main   *Main
+	idp    *vneidsim.Server
+	idpURL string
+	idpNow func() time.Time
+	broker testenv.MQTT
+	apiURL string
+	token  string
+	fares  *fare.Table
+	skew   time.Duration // added to the provider's clock
+	skewMu sync.Mutex
+}
+
+func quietLog() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(io.Discard, nil))
+}
+
+func startPlatform(t *testing.T) *platform {
+	t.Helper()
+	ctx := context.Background()
+	p := &platform{t: t, broker: testenv.Broker(t)}
+	idp, err := vneidsim.New(vneidsim.Config{
+		Issuer: "https://vneid-sim.test", ClientKey: clientKey,
+		Now: func() time.Time {
+			p.skewMu.Lock()
+			defer p.skewMu.Unlock()
+			return time.Now().Add(p.skew)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go idp.Serve(ln)
+	t.Cleanup(func() { idp.Close() })
+	p.idp, p.idpURL = idp, "http://"+ln.Addr().String()
+
+	ch := testenv.ClickHouseDB(t)
+	secret := strings.Repeat("s", 32)
+	cfg := Config{
+		PostgresURL: testenv.PostgresURL(t), MQTTURL: p.broker.URL,
+		MQTTUser: p.broker.ServiceUser, MQTTPassword: p.broker.ServicePassword,
+		Topics: p.broker.Topics, Instance: testenv.Name("e2e-"),
+		CHAddr: ch.Addr, CHUser: ch.User, CHPassword: ch.Password, CHDatabase: ch.Database,
+		ExportInterval: 100 * time.Millisecond,
+		VNeIDIssuer:    "https://vneid-sim.test", VNeIDJWKSURL: p.idpURL + "/.well-known/jwks.json",
+		APIAddr: "127.0.0.1:0", APISecret: secret, PseudonymKey: strings.Repeat("p", 32),
+	}
+	p.main = &Main{Config: cfg, Log: quietLog()}
+	if err := p.main.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.main.Close() })
+	p.apiURL = "http://" + p.main.APIAddr()
+	p.token, err = p.main.Auth.Issue("e2e-admin", authjwt.RoleAdmin, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.fares, err = fare.LoadGTFS(fare.HanoiData()); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (p *platform) api() *rush.API {
+	return &rush.API{BaseURL: p.apiURL, Token: p.token, HTTP: &http.Client{Timeout: 10 * time.Second}}
+}
+
+// line2A lists the Line 2A stations from the shipped fare data.
+func (p *platform) line2A() []string {
+	var out []string
+	for _, s := range p.fares.Stops() {
+		if strings.HasPrefix(s.ID, "hn2a-") {
+			out = append(out, s.ID)
+		}
+	}
+	if len(out) != 12 {
+		p.t.Fatalf("Line 2A has %d stations in the fare data, want 12", len(out))
+	}
+	return out
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s: %s", what, state)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestRushOnLine2A: hundreds of riders enter and exit at Line 2A stations
+// through gate agents over Mosquitto. Every gate gets a decision, every
+// balance falls by exactly the fare, the ledger balances and ClickHouse
+// holds one row per tap.
+func TestRushOnLine2A(t *testing.T) {
+	p := startPlatform(t)
+	ctx := context.Background()
+	const riders = 300
+	const topUp = 100_000
+	rep, err := rush.Run(ctx, rush.Config{
+		Stations: p.line2A(), GatesPerStation: 2, Riders: riders,
+		Window: 4 * time.Second, RideTime: 500 * time.Millisecond, TopUpVND: topUp,
+		Topics: p.broker.Topics, BrokerURL: p.broker.URL, GateUser: p.broker.GateUser, GatePass: p.broker.GatePassword,
+		DecisionTimeout: 10 * time.Second,
+		VNeIDURL:        p.idpURL, VNeIDClientKey: clientKey, APIURL: p.apiURL, APIToken: p.token,
+		Log: quietLog(), Seed: 24,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Taps != 2*riders || rep.Opened != 2*riders || rep.TimedOut != 0 || rep.Refused != 0 {
+		t.Fatalf("taps %d, opened %d, refused %d, timed out %d; want %d taps all opened",
+			rep.Taps, rep.Opened, rep.Refused, rep.TimedOut, 2*riders)
+	}
+	t.Logf("%d taps in %s; decision latency p50 %s p95 %s p99 %s", rep.Taps, rep.Elapsed,
+		rep.Percentile(50), rep.Percentile(95), rep.Percentile(99))
+
+	api := p.api()
+	var total int64
+	for _, trip := range rep.Trips {
+		if trip.Entry.Local || trip.Exit.Local || !trip.Exited {
+			t.Fatalf("trip %s -> %s did not complete through the cloud: %+v", trip.Origin, trip.Destination, trip)
+		}
+		q, err := p.fares.Price(trip.Origin, trip.Destination)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := q.Amount.IntPart()
+		if f := trip.Exit.Decision.FareVND; f == nil || *f != want {
+			t.Errorf("%s -> %s: gate showed fare %v, want %d", trip.Origin, trip.Destination, f, want)
+		}
+		acct, err := api.Account(ctx, trip.Rider.Subject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if acct.BalanceVND != topUp-want {
+			t.Errorf("%s -> %s: balance %d, want %d - %d", trip.Origin, trip.Destination, acct.BalanceVND, topUp, want)
+		}
+		if b := trip.Exit.Decision.BalanceVND; b == nil || *b != acct.BalanceVND {
+			t.Errorf("gate showed balance %v, account has %d", b, acct.BalanceVND)
+		}
+		total += want
+	}
+
+	books, err := p.main.Store.Books(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !books.Balanced() {
+		t.Errorf("ledger out of balance: %+v", books)
+	}
+	// riders top-ups plus riders fares.
+	if books.Transactions != 2*riders {
+		t.Errorf("%d ledger transactions, want %d", books.Transactions, 2*riders)
+	}
+	if got := books.Debits.IntPart(); got != riders*topUp+total {
+		t.Errorf("debits %d, want %d", got, riders*topUp+total)
+	}
+
+	waitFor(t, 30*time.Second, "ClickHouse to hold every tap", func() (bool, string) {
+		c, err := p.main.Sink.Count(ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		return c.Taps == uint64(rep.Taps) && c.DistinctTaps == c.Taps && c.Journeys == riders, fmt.Sprintf("%+v", c)
+	})
+}
+
+// gate is a raw MQTT gate for sending hand-made taps.
+type gate struct {
+	t         *testing.T
+	site, dev string
+	topics    proto.Topics
+	client    mqtt.Client
+	decisions chan proto.Decision
+}
+
+func (p *platform) rawGate(site, dev string) *gate {
+	t := p.t
+	g := &gate{t: t, site: site, dev: dev, topics: p.broker.Topics, decisions: make(chan proto.Decision, 16)}
+	opts := mqtt.NewClientOptions().AddBroker(p.broker.URL).SetClientID("raw-" + testenv.Name("")).
+		SetUsername(p.broker.GateUser).SetPassword(p.broker.GatePassword)
+	g.client = mqtt.NewClient(opts)
+	if tok := g.client.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	t.Cleanup(func() { g.client.Disconnect(100) })
+	tok := g.client.Subscribe(g.topics.Decisions(site, dev), 1, func(_ mqtt.Client, m mqtt.Message) {
+		d, err := proto.DecodeDecision(m.Payload())
+		if err != nil {
+			t.Errorf("bad decision: %v", err)
+			return
+		}
+		g.decisions <- d
+	})
+	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	return g
+}
+
+func (g *gate) publish(payload []byte) {
+	g.t.Helper()
+	tok := g.client.Publish(g.topics.Taps(g.site, g.dev), 1, false, payload)
+	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		g.t.Fatalf("publish: %v", tok.Error())
+	}
+}
+
+func (g *gate) tap(kind proto.Kind, assertion string) (proto.Tap, []byte) {
+	g.t.Helper()
+	tp := proto.Tap{EventID: proto.NewEventID(time.Now()), Device: g.dev, Site: g.site, Kind: kind,
+		Assertion: assertion, CapturedAt: proto.At(time.Now())}
+	b, err := tp.Encode()
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return tp, b
+}
+
+func (g *gate) decision(eventID string) proto.Decision {
+	g.t.Helper()
+	select {
+	case d := <-g.decisions:
+		if d.EventID != eventID {
+			g.t.Fatalf("decision for %s, want %s", d.EventID, eventID)
+		}
+		return d
+	case <-time.After(10 * time.Second):
+		g.t.Fatalf("no decision for %s", eventID)
+	}
+	return proto.Decision{}
+}
+
+func (g *gate) send(kind proto.Kind, assertion string) proto.Decision {
+	g.t.Helper()
+	tp, b := g.tap(kind, assertion)
+	g.publish(b)
+	return g.decision(tp.EventID)
+}
+
+func (p *platform) rider(cccd string) (subject, faceRef string) {
+	p.t.Helper()
+	e, _, err := p.idp.Enroll(context.Background(), vneidsim.Enrollment{CCCD: cccd, FullName: "Lê Thị Hoa", DateOfBirth: "1990-03-08"})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	api := p.api()
+	if _, err := api.Link(context.Background(), e.Subject); err != nil {
+		p.t.Fatal(err)
+	}
+	if _, err := api.TopUp(context.Background(), e.Subject, 100_000, "e2e-"+e.Subject); err != nil {
+		p.t.Fatal(err)
+	}
+	return e.Subject, e.FaceRef
+}
+
+func (p *platform) assertion(faceRef, device string) string {
+	p.t.Helper()
+	a, _, err := p.idp.Match(context.Background(), faceRef, device)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return a
+}
+
+func (p *platform) balance(subject string) int64 {
+	p.t.Helper()
+	a, err := p.api().Account(context.Background(), subject)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return a.BalanceVND
+}
+
+func wantReason(t *testing.T, what string, d proto.Decision, r proto.Reason) {
+	t.Helper()
+	if d.Reason != r || d.Open != (r == proto.ReasonOK) {
+		t.Errorf("%s: decision %s (open=%v), want %s", what, d.Reason, d.Open, r)
+	}
+}
+
+// forge signs a token with a key the provider never published, under the
+// provider's own kid.
+func forge(t *testing.T, kid, sub, aud string) string {
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	enc := base64.RawURLEncoding
+	h, _ := json.Marshal(map[string]any{"alg": "EdDSA", "typ": "JWT", "kid": kid})
+	now := time.Now().Unix()
+	c, _ := json.Marshal(map[string]any{"iss": "https://vneid-sim.test", "sub": sub, "aud": aud, "iat": now, "nbf": now,
+		"exp": now + 60, "jti": testenv.Name("j"), "lvl": 2, "age": 30})
+	signing := enc.EncodeToString(h) + "." + enc.EncodeToString(c)
+	return signing + "." + enc.EncodeToString(ed25519.Sign(priv, []byte(signing)))
+}
+
+// TestBadTapsAreRefusedAndCounted: forged, expired, replayed and wrongly
+// addressed assertions are refused with their reason; malformed payloads
+// are counted and dropped; a redelivered tap charges once; the service
+// keeps working through all of it.
+func TestBadTapsAreRefusedAndCounted(t *testing.T) {
+	p := startPlatform(t)
+	in := p.rawGate("hn2a-cat-linh", "hn2a-cat-linh-in01")
+	out := p.rawGate("hn2a-ha-dong", "hn2a-ha-dong-out01")
+	subject, face := p.rider("001090012345")
+
+	wantReason(t, "forged", in.send(proto.KindMetroEntry, forge(t, p.idp.SigningKID(), subject, in.dev)), proto.ReasonAssertionInvalid)
+	wantReason(t, "wrong device", in.send(proto.KindMetroEntry, p.assertion(face, "hn2a-lang-in01")), proto.ReasonAssertionWrongDevice)
+	p.skewMu.Lock()
+	p.skew = -5 * time.Minute
+	p.skewMu.Unlock()
+	expired := p.assertion(face, in.dev)
+	p.skewMu.Lock()
+	p.skew = 0
+	p.skewMu.Unlock()
+	wantReason(t, "expired", in.send(proto.KindMetroEntry, expired), proto.ReasonAssertionExpired)
+
+	// Malformed payloads on the taps topic: dropped and counted.
+	before := p.main.Proc.Stats().Malformed.Load()
+	for _, junk := range []string{"", "{", `{"v":1}`, `{"v":9}`, strings.Repeat("x", 20000)} {
+		in.publish([]byte(junk))
+	}
+	waitFor(t, 10*time.Second, "malformed taps to be counted", func() (bool, string) {
+		n := p.main.Proc.Stats().Malformed.Load() - before
+		return n == 5, fmt.Sprintf("%d counted", n)
+	})
+
+	// A good journey still works, and its assertion cannot be used twice.
+	entryAssertion := p.assertion(face, in.dev)
+	wantReason(t, "entry", in.send(proto.KindMetroEntry, entryAssertion), proto.ReasonOK)
+	wantReason(t, "replay", in.send(proto.KindMetroEntry, entryAssertion), proto.ReasonAssertionReplayed)
+
+	// The exit tap delivered twice (as QoS 1 may): the same decision, one charge.
+	exitTap, payload := out.tap(proto.KindMetroExit, p.assertion(face, out.dev))
+	out.publish(payload)
+	first := out.decision(exitTap.EventID)
+	out.publish(payload)
+	second := out.decision(exitTap.EventID)
+	wantReason(t, "exit", first, proto.ReasonOK)
+	if first.DecidedAt != second.DecidedAt || *first.FareVND != *second.FareVND || *first.BalanceVND != *second.BalanceVND {
+		t.Errorf("redelivery got a different decision: %+v vs %+v", first, second)
+	}
+	q, _ := p.fares.Price("hn2a-cat-linh", "hn2a-ha-dong")
+	if got, want := p.balance(subject), 100_000-q.Amount.IntPart(); got != want {
+		t.Errorf("balance %d after one journey, want %d", got, want)
+	}
+	if n := p.main.Proc.Stats().Duplicates.Load(); n != 1 {
+		t.Errorf("%d duplicates counted, want 1", n)
+	}
+	books, err := p.main.Store.Books(context.Background())
+	if err != nil || !books.Balanced() {
+		t.Errorf("books %+v, %v", books, err)
+	}
+}

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/vnpass/vnpass/admission"
+	"github.com/vnpass/vnpass/fare"
+	"github.com/vnpass/vnpass/proto"
+	"github.com/vnpass/vnpass/ridership"
+	"github.com/vnpass/vnpass/services/accounthttp"
+	"github.com/vnpass/vnpass/services/authjwt"
+	"github.com/vnpass/vnpass/services/ridershipch"
+	"github.com/vnpass/vnpass/services/settlepg"
+	"github.com/vnpass/vnpass/services/tapmqtt"
+	"github.com/vnpass/vnpass/services/vneid"
+)
+
+// Main is the running fare service. End-to-end tests start it in-process
+// exactly as the binary does, with an API address of port 0.
+type Main struct {
+	Config Config
+	Log    *slog.Logger
+
+	Store    *settlepg.Store
+	Sink     *ridershipch.Sink
+	Proc     *admission.Processor
+	Ingest   *tapmqtt.Ingestor
+	Exporter *ridership.Exporter
+	Auth     *authjwt.Issuer
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	app    *fiber.App
+	ln     net.Listener
+}
+
+// Open starts everything; on error, what was started is closed again.
+func (m *Main) Open(ctx context.Context) (err error) {
+	if err := m.Config.Validate(); err != nil {
+		return err
+	}
+	if m.Log == nil {
+		m.Log = slog.Default()
+	}
+	cfg := m.Config
+	runCtx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
+
+	var data fs.FS = fare.HanoiData()
+	if cfg.FareData != "" {
+		data = os.DirFS(cfg.FareData)
+	}
+	fares, err := fare.LoadGTFS(data)
+	if err != nil {
+		return fmt.Errorf("fare data: %w", err)
+	}
+	if m.Store, err = settlepg.Open(ctx, cfg.PostgresURL, cfg.Now); err != nil {
+		return err
+	}
+	verifier, err := vneid.NewVerifier(vneid.VerifierConfig{Issuer: cfg.VNeIDIssuer, JWKSURL: cfg.VNeIDJWKSURL, Now: cfg.Now})
+	if err != nil {
+		return err
+	}
+	if err := refreshWithRetry(ctx, verifier, m.Log); err != nil {
+		return err
+	}
+	m.goRun(func() {
+		verifier.Run(runCtx, func(err error) { m.Log.Warn("JWKS refresh failed", "err", err) })
+	})
+	m.Proc, err = admission.New(admission.Config{
+		Verifier: verifier, Fares: fares, Store: m.Store, Topics: cfg.Topics, Now: cfg.Now, MaxJourney: cfg.MaxJourney,
+	})
+	if err != nil {
+		return err
+	}
+
+	m.Sink, err = ridershipch.Open(ctx, ridershipch.Config{Addr: cfg.CHAddr, User: cfg.CHUser, Password: cfg.CHPassword, Database: cfg.CHDatabase})
+	if err != nil {
+		return err
+	}
+	pseudo, err := ridership.NewPseudonymizer([]byte(cfg.PseudonymKey))
+	if err != nil {
+		return err
+	}
+	m.Exporter = &ridership.Exporter{Source: m.Store, Sink: m.Sink, Pseudo: pseudo, Interval: cfg.ExportInterval, Log: m.Log}
+	m.goRun(func() { m.Exporter.Run(runCtx) })
+
+	m.Ingest, err = tapmqtt.New(tapmqtt.Config{
+		BrokerURL: cfg.MQTTURL, Username: cfg.MQTTUser, Password: cfg.MQTTPassword,
+		ClientID: "fare-" + cfg.Instance, Group: cfg.Group, Topics: cfg.Topics, Workers: cfg.Workers,
+		Handler: m.Proc, Log: m.Log,
+	})
+	if err != nil {
+		return err
+	}
+	if err := m.Ingest.Start(runCtx); err != nil {
+		return err
+	}
+
+	if m.Auth, err = authjwt.New([]byte(cfg.APISecret), cfg.Now); err != nil {
+		return err
+	}
+	m.app = accounthttp.New(accounthttp.Config{
+		Accounts: m.Store, Auth: m.Auth, Log: m.Log, Metrics: m.metrics,
+		Ready: func(ctx context.Context) error { return m.Store.Pool().Ping(ctx) },
+	})
+	if m.ln, err = net.Listen("tcp", cfg.APIAddr); err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	m.goRun(func() {
+		if err := m.app.Listener(m.ln); err != nil {
+			m.Log.Error("api stopped", "err", err)
+		}
+	})
+	return nil
+}
+
+func (m *Main) goRun(f func()) {
+	m.wg.Add(1)
+	go func() { defer m.wg.Done(); f() }()
+}
+
+// refreshWithRetry waits up to 30 s for the identity provider's keys: the
+// service starts with its dependencies, not strictly after them.
+func refreshWithRetry(ctx context.Context, v *vneid.Verifier, log *slog.Logger) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := v.Refresh(ctx)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("VNeID keys: %w", err)
+		}
+		log.Warn("VNeID keys not reachable yet, retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// APIAddr is the address the API listens on.
+func (m *Main) APIAddr() string {
+	if m.ln == nil {
+		return ""
+	}
+	return m.ln.Addr().String()
+}
+
+// Close stops taking taps, lets the workers finish, exports what is
+// pending and closes the stores.
+func (m *Main) Close() error {
+	if m.cancel != nil {
+		m.cancel()
+	}
+	if m.Ingest != nil {
+		m.Ingest.Close()
+	}
+	if m.app != nil {
+		m.app.ShutdownWithTimeout(5 * time.Second)
+	}
+	m.wg.Wait()
+	if m.Exporter != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		for {
+			n, err := m.Exporter.Once(ctx)
+			if err != nil {
+				m.Log.Error("final export failed; the outbox keeps it for the next start", "err", err)
+			}
+			if n == 0 || err != nil {
+				break
+			}
+		}
+		cancel()
+	}
+	if m.Sink != nil {
+		m.Sink.Close()
+	}
+	if m.Store != nil {
+		m.Store.Close()
+	}
+	return nil
+}
+
+// metrics writes the Prometheus text exposition of the service's counters.
+func (m *Main) metrics(b *strings.Builder) {
+	s := m.Proc.Stats()
+	in := m.Ingest.Stats()
+	line := func(name, help string, v int64) {
+		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, help, name, name, v)
+	}
+	line("vnpass_taps_received_total", "Tap messages received from MQTT.", in.Received.Load())
+	line("vnpass_taps_malformed_total", "Tap messages dropped because they did not decode.", s.Malformed.Load())
+	line("vnpass_taps_duplicate_total", "Redelivered taps answered with their stored decision.", s.Duplicates.Load())
+	line("vnpass_decisions_published_total", "Decisions published to gates.", in.Replied.Load())
+	line("vnpass_decision_publish_errors_total", "Decisions that could not be published.", in.PublishErrors.Load())
+	line("vnpass_store_errors_total", "Taps that could not be recorded (retried).", s.StoreErrors.Load())
+	fmt.Fprintf(b, "# HELP vnpass_decisions_total Decisions by reason.\n# TYPE vnpass_decisions_total counter\n")
+	byReason := s.Decisions()
+	reasons := make([]string, 0, len(byReason))
+	for r := range byReason {
+		reasons = append(reasons, string(r))
+	}
+	sort.Strings(reasons)
+	for _, r := range reasons {
+		fmt.Fprintf(b, "vnpass_decisions_total{reason=%q} %d\n", r, byReason[proto.Reason(r)])
+	}
+}

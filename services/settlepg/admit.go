@@ -1,0 +1,162 @@
+package settlepg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+	"github.com/vnpass/vnpass/admission"
+	"github.com/vnpass/vnpass/ledger"
+)
+
+var _ admission.Store = (*Store)(nil)
+
+// Admit records one tap exactly once; see admission.Store.
+func (s *Store) Admit(ctx context.Context, rec admission.Record, decide func(*admission.Rider) (admission.Effect, error)) ([]byte, bool, error) {
+	var payload []byte
+	var dup bool
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		payload, dup = nil, false
+		err := tx.QueryRow(ctx, "SELECT decision FROM taps WHERE event_id = $1", rec.Tap.EventID).Scan(&payload)
+		if err == nil {
+			dup = true
+			return nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		r := &admission.Rider{Subject: rec.Subject}
+		if rec.JTI != "" {
+			claimed, err := claimJTI(ctx, tx, rec)
+			if err != nil {
+				return err
+			}
+			r.Replayed = !claimed
+		}
+		if rec.Subject != "" && !r.Replayed {
+			if err := loadRider(ctx, tx, r); err != nil {
+				return err
+			}
+		}
+		eff, err := decide(r)
+		if err != nil {
+			return err
+		}
+		if err := s.apply(ctx, tx, eff); err != nil {
+			return err
+		}
+		payload, err = eff.Decision.Encode()
+		if err != nil {
+			return err
+		}
+		return insertTap(ctx, tx, rec, eff, payload)
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("settlepg: admit %s: %w", rec.Tap.EventID, err)
+	}
+	return payload, dup, nil
+}
+
+func claimJTI(ctx context.Context, tx pgx.Tx, rec admission.Record) (bool, error) {
+	tag, err := tx.Exec(ctx, `INSERT INTO assertion_uses (jti, event_id, expires_at) VALUES ($1, $2, $3)
+		ON CONFLICT (jti) DO NOTHING`, rec.JTI, rec.Tap.EventID, rec.ExpiresAt)
+	if err != nil {
+		return false, err
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+func loadRider(ctx context.Context, tx pgx.Tx, r *admission.Rider) error {
+	var status string
+	err := tx.QueryRow(ctx, "SELECT status, balance FROM accounts WHERE id = $1 FOR UPDATE",
+		string(ledger.Rider(r.Subject))).Scan(&status, &r.Balance)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	r.Exists, r.Status = true, admission.AccountStatus(status)
+	var j admission.Journey
+	var entryEvent *string
+	err = tx.QueryRow(ctx, `SELECT id, network_id, operator_id, entry_event::text, entry_site, entry_at, category
+		FROM journeys WHERE subject = $1 AND status = 'open'`, r.Subject).
+		Scan(&j.ID, &j.NetworkID, &j.OperatorID, &entryEvent, &j.EntrySite, &j.EntryAt, &j.Category)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	j.Subject, j.Status = r.Subject, admission.JourneyOpen
+	if entryEvent != nil {
+		j.EntryEvent = *entryEvent
+	}
+	r.Open = &j
+	return nil
+}
+
+func nullUUID(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func nullText(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// apply writes an Effect: closed journeys first (freeing the rider's one
+// open slot), then the new journey, then the ledger.
+func (s *Store) apply(ctx context.Context, tx pgx.Tx, eff admission.Effect) error {
+	for _, j := range eff.Close {
+		_, err := tx.Exec(ctx, `UPDATE journeys SET exit_event = $2, exit_site = $3, exit_at = $4,
+			status = $5, fare = $6, fare_rule = $7, operator_id = $8 WHERE id = $1`,
+			j.ID, nullUUID(j.ExitEvent), nullText(j.ExitSite), j.ExitAt, string(j.Status), j.Fare, j.FareRule, j.OperatorID)
+		if err != nil {
+			return fmt.Errorf("close journey %d: %w", j.ID, err)
+		}
+	}
+	if j := eff.Open; j != nil {
+		var fare *decimal.Decimal
+		var exitAt any
+		if j.Status != admission.JourneyOpen {
+			fare, exitAt = &j.Fare, j.ExitAt
+		}
+		err := tx.QueryRow(ctx, `INSERT INTO journeys (subject, network_id, operator_id, entry_event, entry_site,
+			entry_at, exit_event, exit_site, exit_at, status, fare, fare_rule, category)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
+			j.Subject, j.NetworkID, j.OperatorID, nullUUID(j.EntryEvent), nullText(j.EntrySite), nullTime(j.EntryAt),
+			nullUUID(j.ExitEvent), nullText(j.ExitSite), exitAt, string(j.Status), fare, nullText(j.FareRule), j.Category).
+			Scan(&j.ID)
+		if err != nil {
+			return fmt.Errorf("open journey: %w", err)
+		}
+	}
+	for _, t := range eff.Charges {
+		if err := post(ctx, tx, t, s.now()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func insertTap(ctx context.Context, tx pgx.Tx, rec admission.Record, eff admission.Effect, payload []byte) error {
+	d := eff.Decision
+	var journeyID *int64
+	if eff.Journey != nil && eff.Journey.ID != 0 {
+		journeyID = &eff.Journey.ID
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO taps (event_id, device, site, kind, subject, captured_at, received_at,
+		open, reason, fare, balance, journey_id, decision)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		rec.Tap.EventID, rec.Tap.Device, rec.Tap.Site, string(rec.Tap.Kind), nullText(rec.Subject),
+		rec.Tap.CapturedAt.Time, rec.ReceivedAt, d.Open, string(d.Reason), d.FareVND, d.BalanceVND, journeyID, payload)
+	return err
+}

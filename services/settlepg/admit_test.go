@@ -1,0 +1,360 @@
+package settlepg_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/vnpass/vnpass/admission"
+	"github.com/vnpass/vnpass/fare"
+	"github.com/vnpass/vnpass/identity"
+	"github.com/vnpass/vnpass/internal/testenv"
+	"github.com/vnpass/vnpass/ledger"
+	"github.com/vnpass/vnpass/money"
+	"github.com/vnpass/vnpass/proto"
+	"github.com/vnpass/vnpass/services/settlepg"
+)
+
+// verifier stands in for the VNeID adapter: tokens are "<subject>.<jti>.<device>"
+// or "bad.<reason>.x". The real adapter has its own tests against a real JWKS.
+type verifier struct{ now func() time.Time }
+
+func (v verifier) Verify(_ context.Context, token, device string) (identity.Assertion, error) {
+	p := strings.Split(token, ".")
+	switch {
+	case p[0] == "forged":
+		return identity.Assertion{}, identity.ErrAssertionInvalid
+	case p[0] == "expired":
+		return identity.Assertion{}, identity.ErrAssertionExpired
+	case p[2] != device:
+		return identity.Assertion{}, identity.ErrAssertionWrongDevice
+	}
+	return identity.Assertion{Subject: p[0], JTI: p[1], Audience: device, ExpiresAt: v.now().Add(time.Minute), Level: 2, Age: 30}, nil
+}
+
+type fixture struct {
+	t     *testing.T
+	store *settlepg.Store
+	proc  *admission.Processor
+	fares *fare.Table
+	now   time.Time
+	n     int
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	f := &fixture{t: t, now: time.Date(2026, 11, 24, 7, 30, 0, 0, time.UTC)}
+	clock := func() time.Time { return f.now }
+	s, err := settlepg.Open(ctx, testenv.PostgresURL(t), clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	fares, err := fare.LoadGTFS(fare.HanoiData())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := admission.New(admission.Config{Verifier: verifier{clock}, Fares: fares, Store: s, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.store, f.proc, f.fares = s, p, fares
+	return f
+}
+
+func (f *fixture) topUp(subject string, dong int64) {
+	f.t.Helper()
+	ctx := context.Background()
+	if _, err := f.store.OpenRiderAccount(ctx, subject); err != nil {
+		f.t.Fatal(err)
+	}
+	tx, err := ledger.Transfer("topup:"+subject+":"+decimal.NewFromInt(dong).String(), "topup", "",
+		ledger.ProviderSettlement("sim"), ledger.Rider(subject), money.Dong(dong))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := f.store.Post(ctx, tx); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) tap(kind proto.Kind, site, token string) (proto.Tap, []byte) {
+	f.t.Helper()
+	f.n++
+	f.now = f.now.Add(time.Minute)
+	device := site + "-g01"
+	if token != "" && !strings.Contains(token, ".") {
+		token = token + ".jti" + decimal.NewFromInt(int64(f.n)).String() + "." + device
+	}
+	t := proto.Tap{EventID: proto.NewEventID(f.now), Device: device, Site: site, Kind: kind, Assertion: token, CapturedAt: proto.At(f.now)}
+	b, err := t.Encode()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return t, b
+}
+
+func (f *fixture) handle(t proto.Tap, payload []byte) (proto.Decision, admission.Reply) {
+	f.t.Helper()
+	r, err := f.proc.Handle(context.Background(), proto.Topics{}.Taps(t.Site, t.Device), payload)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	d, err := proto.DecodeDecision(r.Payload)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if d.EventID != t.EventID {
+		f.t.Fatalf("decision for %s, want %s", d.EventID, t.EventID)
+	}
+	return d, r
+}
+
+func (f *fixture) do(kind proto.Kind, site, token string) proto.Decision {
+	f.t.Helper()
+	d, _ := f.handle(f.tap(kind, site, token))
+	return d
+}
+
+func (f *fixture) balance(subject string) decimal.Decimal {
+	f.t.Helper()
+	a, err := f.store.Account(context.Background(), ledger.Rider(subject))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return a.Balance
+}
+
+func (f *fixture) checkBooks() {
+	f.t.Helper()
+	b, err := f.store.Books(context.Background())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if !b.Balanced() {
+		f.t.Errorf("books out of balance: %+v", b)
+	}
+}
+
+func want(t *testing.T, d proto.Decision, reason proto.Reason) {
+	t.Helper()
+	if d.Reason != reason || d.Open != (reason == proto.ReasonOK) {
+		t.Fatalf("decision %s (open=%v, %q), want %s", d.Reason, d.Open, d.Display.EN, reason)
+	}
+}
+
+const (
+	catLinh = "hn2a-cat-linh"
+	laThanh = "hn2a-la-thanh"
+	haDong  = "hn2a-ha-dong"
+	yen     = "hn2a-yen-nghia"
+)
+
+func TestJourneyChargesTheFare(t *testing.T) {
+	f := newFixture(t)
+	f.topUp("vn_an", 100000)
+	d := f.do(proto.KindMetroEntry, catLinh, "vn_an")
+	want(t, d, proto.ReasonOK)
+	if d.FareVND != nil || *d.BalanceVND != 100000 {
+		t.Errorf("entry decision = %+v", d)
+	}
+	d = f.do(proto.KindMetroExit, yen, "vn_an")
+	want(t, d, proto.ReasonOK)
+	if *d.FareVND != 15000 || *d.BalanceVND != 85000 {
+		t.Errorf("end-to-end fare %d, balance %d; want 15000, 85000", *d.FareVND, *d.BalanceVND)
+	}
+	if !strings.Contains(d.Display.VI, "Phí 15.000 ₫") || !strings.Contains(d.Display.EN, "Balance 85.000 ₫") {
+		t.Errorf("display %+v", d.Display)
+	}
+	want(t, f.do(proto.KindMetroEntry, laThanh, "vn_an"), proto.ReasonOK)
+	d = f.do(proto.KindMetroExit, catLinh, "vn_an")
+	if *d.FareVND != 8000 || *d.BalanceVND != 77000 {
+		t.Errorf("adjacent fare %d, balance %d; want 8000, 77000", *d.FareVND, *d.BalanceVND)
+	}
+	if got := f.balance("vn_an"); !got.Equal(money.Dong(77000)) {
+		t.Errorf("stored balance %s", got)
+	}
+	f.checkBooks()
+}
+
+func TestRedeliveredTapChargesOnce(t *testing.T) {
+	f := newFixture(t)
+	f.topUp("vn_binh", 50000)
+	want(t, f.do(proto.KindMetroEntry, catLinh, "vn_binh"), proto.ReasonOK)
+	tap, payload := f.tap(proto.KindMetroExit, haDong, "vn_binh")
+	first, r1 := f.handle(tap, payload)
+	want(t, first, proto.ReasonOK)
+	if r1.Dup {
+		t.Error("first delivery marked duplicate")
+	}
+	// Redelivered, also concurrently, as QoS 1 and two replicas may do.
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := f.proc.Handle(context.Background(), proto.Topics{}.Taps(tap.Site, tap.Device), payload)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if !r.Dup || string(r.Payload) != string(r1.Payload) {
+				t.Errorf("redelivery: dup=%v payload %s", r.Dup, r.Payload)
+			}
+		}()
+	}
+	wg.Wait()
+	if got, exp := f.balance("vn_binh"), money.Dong(50000).Sub(decimal.NewFromInt(*first.FareVND)); !got.Equal(exp) {
+		t.Errorf("balance %s, want %s", got, exp)
+	}
+	f.checkBooks()
+}
+
+func TestConcurrentFirstDeliveriesChargeOnce(t *testing.T) {
+	f := newFixture(t)
+	f.topUp("vn_cuong", 50000)
+	want(t, f.do(proto.KindMetroEntry, catLinh, "vn_cuong"), proto.ReasonOK)
+	tap, payload := f.tap(proto.KindMetroExit, haDong, "vn_cuong")
+	var wg sync.WaitGroup
+	dups := make(chan bool, 6)
+	for i := 0; i < 6; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := f.proc.Handle(context.Background(), proto.Topics{}.Taps(tap.Site, tap.Device), payload)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			dups <- r.Dup
+		}()
+	}
+	wg.Wait()
+	close(dups)
+	firsts := 0
+	for d := range dups {
+		if !d {
+			firsts++
+		}
+	}
+	if firsts != 1 {
+		t.Errorf("%d deliveries were decided as new, want 1", firsts)
+	}
+	q, _ := f.fares.Price(catLinh, haDong)
+	if got := f.balance("vn_cuong"); !got.Equal(money.Dong(50000).Sub(q.Amount)) {
+		t.Errorf("balance %s after one fare of %s", got, q.Amount)
+	}
+	f.checkBooks()
+}
+
+func TestRefusals(t *testing.T) {
+	f := newFixture(t)
+	f.topUp("vn_dung", 100000)
+	f.topUp("vn_poor", 5000)
+
+	want(t, f.do(proto.KindMetroEntry, catLinh, "forged.x.y"), proto.ReasonAssertionInvalid)
+	want(t, f.do(proto.KindMetroEntry, catLinh, "expired.x.y"), proto.ReasonAssertionExpired)
+	want(t, f.do(proto.KindMetroEntry, catLinh, "vn_dung.j1.some-other-gate"), proto.ReasonAssertionWrongDevice)
+	want(t, f.do(proto.KindMetroEntry, "hn2a-nowhere", "vn_dung"), proto.ReasonUnknownSite)
+	want(t, f.do(proto.KindParkingEntry, catLinh, "vn_dung"), proto.ReasonWrongKind)
+	want(t, f.do(proto.KindMetroEntry, catLinh, "vn_nobody"), proto.ReasonNoAccount)
+	d := f.do(proto.KindMetroEntry, catLinh, "vn_poor")
+	want(t, d, proto.ReasonInsufficientFunds)
+	if *d.BalanceVND != 5000 || !strings.Contains(d.Display.VI, "Số dư 5.000 ₫") {
+		t.Errorf("insufficient funds decision %+v", d)
+	}
+
+	// Replay: a second tap with an assertion id already used.
+	entry := "vn_dung.jti-once." + catLinh + "-g01"
+	want(t, f.do(proto.KindMetroEntry, catLinh, entry), proto.ReasonOK)
+	want(t, f.do(proto.KindMetroExit, catLinh, entry), proto.ReasonAssertionReplayed)
+
+	// Pass-back: entering again while inside.
+	want(t, f.do(proto.KindMetroEntry, laThanh, "vn_dung"), proto.ReasonPassBack)
+	if got := f.balance("vn_dung"); !got.Equal(money.Dong(100000)) {
+		t.Errorf("refusals moved money: balance %s", got)
+	}
+	f.checkBooks()
+}
+
+func TestMissingTaps(t *testing.T) {
+	f := newFixture(t)
+	f.topUp("vn_em", 100000)
+	stop, _ := f.fares.Stop(laThanh)
+	max := f.fares.MaxFare(stop.NetworkID)
+	if !max.Equal(money.Dong(15000)) {
+		t.Fatalf("max fare %s", max)
+	}
+	// Exit with no entry: the gate opens, the maximum fare is charged.
+	d := f.do(proto.KindMetroExit, laThanh, "vn_em")
+	want(t, d, proto.ReasonOK)
+	if *d.FareVND != 15000 || *d.BalanceVND != 85000 {
+		t.Errorf("missing entry: %+v", d)
+	}
+	// An entry never tapped out; five hours later the next entry closes it at
+	// the maximum fare and opens a new journey.
+	want(t, f.do(proto.KindMetroEntry, catLinh, "vn_em"), proto.ReasonOK)
+	f.now = f.now.Add(5 * time.Hour)
+	d = f.do(proto.KindMetroEntry, haDong, "vn_em")
+	want(t, d, proto.ReasonOK)
+	if *d.BalanceVND != 70000 {
+		t.Errorf("balance after missed exit %d, want 70000", *d.BalanceVND)
+	}
+	f.checkBooks()
+}
+
+func TestMalformedIsCountedNotRecorded(t *testing.T) {
+	f := newFixture(t)
+	tp := proto.Topics{}
+	for _, c := range []struct{ topic, payload string }{
+		{tp.Taps("a", "b"), "{not json"},
+		{tp.Taps("a", "b"), `{"v":1}`},
+		{tp.Taps("hn2a-lang", "other-gate"), ""}, // filled below: site/device differ from topic
+	} {
+		payload := []byte(c.payload)
+		if c.payload == "" {
+			_, payload = f.tap(proto.KindMetroEntry, "hn2a-lang", "vn_x")
+		}
+		if _, err := f.proc.Handle(context.Background(), c.topic, payload); !errors.Is(err, proto.ErrMalformed) {
+			t.Errorf("%s: err = %v, want ErrMalformed", c.payload, err)
+		}
+	}
+	if got := f.proc.Stats().Malformed.Load(); got != 3 {
+		t.Errorf("malformed count %d, want 3", got)
+	}
+	var n int
+	if err := f.store.Pool().QueryRow(context.Background(), "SELECT count(*) FROM taps").Scan(&n); err != nil || n != 0 {
+		t.Errorf("taps recorded: %d, %v", n, err)
+	}
+}
+
+func TestLedgerRefusesUnbalancedAndEdits(t *testing.T) {
+	f := newFixture(t)
+	f.topUp("vn_g", 1000)
+	ctx := context.Background()
+	if _, err := f.store.Pool().Exec(ctx, "UPDATE ledger_entries SET amount = amount * 2"); err == nil {
+		t.Error("ledger entry updated")
+	}
+	if _, err := f.store.Pool().Exec(ctx, "DELETE FROM ledger_transactions"); err == nil {
+		t.Error("ledger transaction deleted")
+	}
+	_, err := f.store.Pool().Exec(ctx, `WITH t AS (INSERT INTO ledger_transactions (idempotency_key, kind, created_at)
+		VALUES ('bad', 'x', now()) RETURNING id)
+		INSERT INTO ledger_entries SELECT id, 'rider:vn_g', 5 FROM t`)
+	if err == nil || !strings.Contains(err.Error(), "does not balance") {
+		t.Errorf("unbalanced insert: %v", err)
+	}
+	tx, _ := ledger.Transfer("topup:vn_g:1000", "topup", "", ledger.ProviderSettlement("sim"), ledger.Rider("vn_g"), money.Dong(1000))
+	if err := f.store.Post(ctx, tx); !errors.Is(err, ledger.ErrDuplicate) {
+		t.Errorf("second post of the same key: %v", err)
+	}
+	if got := f.balance("vn_g"); !got.Equal(money.Dong(1000)) {
+		t.Errorf("balance %s", got)
+	}
+	f.checkBooks()
+}

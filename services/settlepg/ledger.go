@@ -1,0 +1,135 @@
+package settlepg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+	"github.com/vnpass/vnpass/ledger"
+)
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+
+// post writes one balanced transaction and moves the balances it touches.
+// Operator and provider accounts are created on first use; a rider account
+// must exist (it is created when the rider links VNeID to vnpass).
+func post(ctx context.Context, tx pgx.Tx, t ledger.Transaction, at time.Time) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	var id int64
+	err := tx.QueryRow(ctx, `INSERT INTO ledger_transactions (idempotency_key, kind, memo, created_at)
+		VALUES ($1, $2, $3, $4) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
+		t.Key, t.Kind, t.Memo, at).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%w: %s", ledger.ErrDuplicate, t.Key)
+	}
+	if err != nil {
+		return fmt.Errorf("post %s: %w", t.Key, err)
+	}
+	for _, e := range t.Entries {
+		if k := e.Account.Kind(); k != ledger.KindRider {
+			if _, err := tx.Exec(ctx, `INSERT INTO accounts (id, kind) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`,
+				string(e.Account), string(k)); err != nil {
+				return fmt.Errorf("post %s: account %s: %w", t.Key, e.Account, err)
+			}
+		}
+		tag, err := tx.Exec(ctx, `UPDATE accounts SET balance = balance + $2 WHERE id = $1`, string(e.Account), e.Amount)
+		if err != nil {
+			return fmt.Errorf("post %s: %w", t.Key, err)
+		}
+		if tag.RowsAffected() != 1 {
+			return fmt.Errorf("post %s: no account %s", t.Key, e.Account)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO ledger_entries (transaction_id, account_id, amount) VALUES ($1, $2, $3)`,
+			id, string(e.Account), e.Amount); err != nil {
+			return fmt.Errorf("post %s: %w", t.Key, err)
+		}
+	}
+	return nil
+}
+
+
+// OpenRiderAccount creates the account of a VNeID subject if it does not
+// exist (linking VNeID to vnpass) and returns it.
+func (s *Store) OpenRiderAccount(ctx context.Context, subject string) (ledger.Account, error) {
+	id := ledger.Rider(subject)
+	if _, err := s.pool.Exec(ctx, `INSERT INTO accounts (id, kind, subject) VALUES ($1, 'rider', $2)
+		ON CONFLICT (id) DO NOTHING`, string(id), subject); err != nil {
+		return ledger.Account{}, fmt.Errorf("settlepg: open account: %w", err)
+	}
+	return s.Account(ctx, id)
+}
+
+// Account reads one account.
+func (s *Store) Account(ctx context.Context, id ledger.AccountID) (ledger.Account, error) {
+	a := ledger.Account{ID: id}
+	var subject *string
+	err := s.pool.QueryRow(ctx, "SELECT subject, status, balance FROM accounts WHERE id = $1", string(id)).
+		Scan(&subject, &a.Status, &a.Balance)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ledger.Account{}, fmt.Errorf("%w: %s", ledger.ErrNoAccount, id)
+	}
+	if err != nil {
+		return ledger.Account{}, fmt.Errorf("settlepg: account %s: %w", id, err)
+	}
+	if subject != nil {
+		a.Subject = *subject
+	}
+	return a, nil
+}
+
+// Post writes a balanced transaction outside the tap path (top-ups,
+// refunds). Posting the same idempotency key again changes nothing and
+// returns ledger.ErrDuplicate.
+func (s *Store) Post(ctx context.Context, t ledger.Transaction) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error { return post(ctx, tx, t, s.now()) })
+	if err != nil && !errors.Is(err, ledger.ErrDuplicate) {
+		return fmt.Errorf("settlepg: %w", err)
+	}
+	return err
+}
+
+// Books is the state of the whole ledger, for reconciliation.
+type Books struct {
+	Transactions  int64
+	Entries       int64
+	Debits        decimal.Decimal // sum of negative entries, as a positive number
+	Credits       decimal.Decimal // sum of positive entries
+	UnbalancedTx  int64           // transactions whose entries do not sum to zero
+	BalanceDrift  int64           // accounts whose stored balance differs from their entries
+	SumOfBalances decimal.Decimal
+}
+
+// Books checks the ledger: debits equal credits, every transaction balances
+// and every stored balance equals the sum of its entries.
+func (s *Store) Books(ctx context.Context) (Books, error) {
+	var b Books
+	err := s.pool.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM ledger_transactions),
+		(SELECT count(*) FROM ledger_entries),
+		(SELECT coalesce(-sum(amount), 0) FROM ledger_entries WHERE amount < 0),
+		(SELECT coalesce(sum(amount), 0) FROM ledger_entries WHERE amount > 0),
+		(SELECT count(*) FROM (SELECT transaction_id FROM ledger_entries GROUP BY 1 HAVING sum(amount) <> 0) u),
+		(SELECT count(*) FROM accounts a WHERE a.balance <> coalesce((SELECT sum(amount) FROM ledger_entries e WHERE e.account_id = a.id), 0)),
+		(SELECT coalesce(sum(balance), 0) FROM accounts)`).
+		Scan(&b.Transactions, &b.Entries, &b.Debits, &b.Credits, &b.UnbalancedTx, &b.BalanceDrift, &b.SumOfBalances)
+	if err != nil {
+		return Books{}, fmt.Errorf("settlepg: books: %w", err)
+	}
+	return b, nil
+}
+
+// Balanced reports whether the books are in order.
+func (b Books) Balanced() bool {
+	return b.Debits.Equal(b.Credits) && b.UnbalancedTx == 0 && b.BalanceDrift == 0 && b.SumOfBalances.IsZero()
+}

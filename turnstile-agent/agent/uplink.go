@@ -1,0 +1,38 @@
+package agent
+
+import (
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/vnpass/vnpass/proto"
+)
+
+// uplink carries encoded taps to the cloud. Every tap goes through this one
+// seam, so the transport can change under the tap path without touching it:
+// today it is a QoS 1 publish straight to the broker; offline mode puts a
+// durable on-disk queue in front of it that accepts the tap first (the
+// delivery completes once the tap is on disk) and forwards it when the broker
+// is reachable.
+type uplink interface {
+	// send hands one encoded tap to the transport without blocking on the
+	// network. The tap's event id stays the same through every retry.
+	send(tap proto.Tap, payload []byte) delivery
+}
+
+// delivery is the progress of one tap through the uplink: Done is closed when
+// the transport has taken responsibility for it (or failed), then Error says
+// which. paho's Token satisfies it, so a tap costs no goroutine of its own.
+type delivery interface {
+	Done() <-chan struct{}
+	Error() error
+}
+
+// mqttUplink publishes taps QoS 1 on the device's taps topic. Its delivery is
+// paho's token: done at the broker's PUBACK, or failed at once when paho has
+// no connection or no free message id (a lost tap unless the token is read).
+type mqttUplink struct {
+	client mqtt.Client
+	topic  string
+}
+
+func (u mqttUplink) send(_ proto.Tap, payload []byte) delivery {
+	return u.client.Publish(u.topic, 1, false, payload)
+}
