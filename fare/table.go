@@ -43,7 +43,7 @@ type odKey struct{ network, from, to string }
 // legRule is one row of fare_leg_rules.txt with its product's amount resolved.
 type legRule struct {
 	id       string // "fare_leg_rules.txt:17"
-	legGroup string
+	legGroup string // leg_group_id, for fare_transfer_rules.txt later
 	product  string
 	amount   decimal.Decimal
 }
