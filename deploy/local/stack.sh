@@ -76,9 +76,6 @@ need_root() {
 # fixed 16 bytes: no `tr </dev/urandom | head` pipe that would die of SIGPIPE under pipefail.
 gen_password() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
 
-# pid_alive PIDFILE WORD: the first line of PIDFILE names a live process whose command line holds
-# WORD. The WORD check keeps a stale pid file (its number reused after a reboot) from counting.
-# A zombie counts as dead: PID 1 on these machines does not always reap orphans.
 # read_pid PIDFILE: its first line, if a number. (mosquitto ends it without a newline, which
 # makes `read` fail.)
 read_pid() {
@@ -86,6 +83,10 @@ read_pid() {
   pid=$(head -n 1 "$1" 2>/dev/null) && [[ $pid =~ ^[0-9]+$ ]] && echo "$pid"
 }
 
+# pid_alive PIDFILE WORD: the first line of PIDFILE names a live process whose command line holds
+# WORD. The WORD check keeps a stale pid file (its number reused after a reboot) from counting.
+# A zombie counts as dead: PID 1 on these machines does not reap orphans, so a stopped server
+# stays behind as a zombie.
 pid_alive() {
   local pid stat cmdline
   pid=$(read_pid "$1") || return 1
@@ -122,9 +123,20 @@ stop_pid() {
 
 port_in_use() { (: <>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-check_port_free() {
-  port_in_use "$2" && die "$1: port $2 is already taken by another process; choose another with $3"
-  return 0
+# choose_port NAME ENV_VAR PORT: the port to start NAME on. A port set in ENV_VAR must be free.
+# A default port that is taken (by the stack of another checkout or a CI clone, say) gives way to
+# the next free one above it: clients take the port from the env file anyway.
+choose_port() {
+  local name=$1 var=$2 port=$3
+  if [[ -n ${!var:-} ]]; then
+    ! port_in_use "$port" || die "$name: port $port ($var) is already taken by another process"
+  else
+    while port_in_use "$port"; do
+      ((++port < $3 + 100)) || die "$name: no free port in $3..$((port - 1)); set $var"
+    done
+    ((port == $3)) || log "$name: port $3 is taken, using $port (set $var to choose one)"
+  fi
+  echo "$port"
 }
 
 # wait_ready NAME ALIVE_CMD READY_CMD LOGS...: poll until READY_CMD succeeds; fail at once with the
@@ -200,7 +212,7 @@ pg_running() { pid_alive "$PG_DATA/postmaster.pid" postgres; }
 pg_port() { sed -n 's/^port = \([0-9]*\)$/\1/p' "$PG_DATA/vnpass.conf" 2>/dev/null || true; }
 
 pg_start() {
-  check_port_free postgres "$PG_PORT" VNPASS_PG_PORT
+  PG_PORT=$(choose_port postgres VNPASS_PG_PORT "$PG_PORT")
   install -d -o postgres -g postgres -m 750 "$PG_DIR"
   if [[ ! -f $PG_DATA/PG_VERSION ]]; then
     log "postgres: creating cluster in $PG_DATA"
@@ -235,8 +247,8 @@ EOF
 
 # Log in as the services do: TCP, vnpass, scram password.
 pg_ready() {
-  PGPASSWORD=$PG_PASSWORD PGCONNECT_TIMEOUT=2 "$PG_BIN/psql" -X -At -h 127.0.0.1 -p "$(pg_port)" \
-    -U vnpass -d postgres -c 'SELECT 1' </dev/null | grep -qx 1
+  [[ $(PGPASSWORD=$PG_PASSWORD PGCONNECT_TIMEOUT=2 "$PG_BIN/psql" -X -At -h 127.0.0.1 \
+    -p "$(pg_port)" -U vnpass -d postgres -c 'SELECT 1' </dev/null) == 1 ]]
 }
 
 pg_wait() { wait_ready postgres pg_running pg_ready "$PG_LOG"; }
@@ -322,7 +334,7 @@ EOF
 }
 
 mqtt_start() {
-  check_port_free mosquitto "$MQTT_PORT" VNPASS_MQTT_PORT
+  MQTT_PORT=$(choose_port mosquitto VNPASS_MQTT_PORT "$MQTT_PORT")
   mqtt_write_config
   # setpriv execs in place (runuser would fork), so $! is the broker itself; setsid detaches it
   # from the caller's process group and terminal.
@@ -422,8 +434,8 @@ EOF
 }
 
 ch_start() {
-  check_port_free clickhouse "$CH_TCP_PORT" VNPASS_CH_TCP_PORT
-  check_port_free clickhouse "$CH_HTTP_PORT" VNPASS_CH_HTTP_PORT
+  CH_TCP_PORT=$(choose_port clickhouse VNPASS_CH_TCP_PORT "$CH_TCP_PORT")
+  CH_HTTP_PORT=$(choose_port clickhouse VNPASS_CH_HTTP_PORT "$CH_HTTP_PORT")
   ch_write_config
   # 18.16 writes --pid-file only in --daemon mode, which closes stdout/stderr and so loses the
   # errors of a bad config. So run it in the foreground in a session of its own and write the pid
@@ -515,7 +527,7 @@ cmd_up() {
   for svc in ch mqtt pg; do
     [[ " $* " == *" $svc "* ]] || continue
     if "${svc}_running"; then
-      log "$svc already running"
+      log "$svc already running, port $(current_ports "$svc")"
     else
       "${svc}_start"
       started+=("$svc")
@@ -532,7 +544,7 @@ cmd_up() {
   ch=$(current_ports ch)
   # shellcheck disable=SC2086 # ch holds two words: tcp and http port
   write_env "$pg" "$mqtt" $ch
-  ((${#started[@]})) && log "started: ${started[*]}"
+  if ((${#started[@]})); then log "started: ${started[*]}"; fi
   log "ready; env in $ENV_FILE (use: set -a; . $ENV_FILE; set +a)"
 }
 
@@ -579,7 +591,8 @@ cmd_env() {
 }
 
 usage() {
-  sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  # The header comment of this file is the help text.
+  awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}" >&2
   exit 2
 }
 

@@ -10,6 +10,8 @@ cd "$VNPASS_ROOT"
 need_go
 deploy/local/stack.sh up
 load_env
+# The servers as configured: logins, passwords required, every broker ACL rule.
+deploy/local/check.sh
 
 go vet ./...
 go test -race -count=1 -timeout 12m ./...

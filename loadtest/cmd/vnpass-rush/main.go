@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vnpass/vnpass/fare"
 	"github.com/vnpass/vnpass/loadtest/rush"
 	"github.com/vnpass/vnpass/money"
 	"github.com/vnpass/vnpass/proto"
@@ -30,10 +31,23 @@ func main() {
 	}
 }
 
-// line2A: the twelve stations of Hanoi Metro Line 2A, Cát Linh to Yên Nghĩa.
-var line2A = []string{
-	"hn2a-cat-linh", "hn2a-la-thanh", "hn2a-thai-ha", "hn2a-lang", "hn2a-thuong-dinh", "hn2a-vanh-dai-3",
-	"hn2a-phung-khoang", "hn2a-van-quan", "hn2a-ha-dong", "hn2a-la-khe", "hn2a-van-khe", "hn2a-yen-nghia",
+// stationsOf lists the stops of a fare network in the published fare data,
+// in the order the feed lists them (along the line).
+func stationsOf(network string) ([]string, error) {
+	t, err := fare.LoadGTFS(fare.HanoiData())
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, s := range t.Stops() {
+		if s.NetworkID == network {
+			out = append(out, s.ID)
+		}
+	}
+	if len(out) < 2 {
+		return nil, fmt.Errorf("network %q has %d stations in the fare data", network, len(out))
+	}
+	return out, nil
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
@@ -42,7 +56,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	window := fs.Duration("window", 20*time.Second, "arrivals spread over this long")
 	ride := fs.Duration("ride", 3*time.Second, "mean time on the train")
 	gates := fs.Int("gates", 2, "entry and exit gates per station")
-	stations := fs.String("stations", strings.Join(line2A, ","), "comma-separated station (site) ids")
+	network := fs.String("network", "hn2a", "fare network whose stations get gates (hn2a: Hanoi Line 2A)")
+	stations := fs.String("stations", "", "comma-separated station (site) ids instead of a whole network")
 	quiet := fs.Bool("quiet", false, "do not print every gate event")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -69,7 +84,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}
 	}
 	cfg.Topics = proto.Topics{Root: getenv("VNPASS_MQTT_ROOT")}
-	cfg.Stations = strings.Split(*stations, ",")
+	if *stations != "" {
+		cfg.Stations = strings.Split(*stations, ",")
+	} else if cfg.Stations, err = stationsOf(*network); err != nil {
+		return err
+	}
 	cfg.Riders, cfg.Window, cfg.RideTime, cfg.GatesPerStation = *riders, *window, *ride, *gates
 	cfg.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	if !*quiet {
