@@ -42,7 +42,8 @@ var (
 	// ErrNoMatch is wrapped by a Matcher's error when the face matches no
 	// citizen. The agent refuses with DisplayNoMatch and publishes nothing.
 	ErrNoMatch = errors.New("agent: face not matched")
-	// ErrNotConnected is returned by Tap before Connect.
+	// ErrNotConnected is returned (wrapped) by Tap before Connect and while
+	// the link to the broker is down.
 	ErrNotConnected = errors.New("agent: not connected")
 	// ErrClosed is returned by Tap and Connect after Close.
 	ErrClosed = errors.New("agent: closed")

@@ -75,7 +75,7 @@ func withSoftware(s string) rigOption        { return func(c *agent.Config) { c.
 
 // newRig creates the agent and the service connection, but does not connect
 // the agent (connect does), so a test can prepare retained messages first.
-func newRig(t *testing.T, opts ...rigOption) *rig {
+func newRig(t testing.TB, opts ...rigOption) *rig {
 	t.Helper()
 	mq := testenv.Broker(t)
 	r := &rig{
@@ -114,7 +114,7 @@ func newRig(t *testing.T, opts ...rigOption) *rig {
 	return r
 }
 
-func (r *rig) connect(t *testing.T) {
+func (r *rig) connect(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -125,7 +125,7 @@ func (r *rig) connect(t *testing.T) {
 
 // forget removes what the test left on the broker: the retained status and
 // config, and the gate's persistent session.
-func (r *rig) forget(t *testing.T) {
+func (r *rig) forget(t testing.TB) {
 	for _, topic := range []string{r.mq.Topics.Status(testSite, r.device), r.mq.Topics.Config(testSite, r.device)} {
 		publish(t, r.svc, topic, true, nil)
 	}
@@ -140,7 +140,7 @@ func (r *rig) forget(t *testing.T) {
 	c.Disconnect(100)
 }
 
-func serviceClient(t *testing.T, mq testenv.MQTT) mqtt.Client {
+func serviceClient(t testing.TB, mq testenv.MQTT) mqtt.Client {
 	t.Helper()
 	opts := mqtt.NewClientOptions().AddBroker(mq.URL).
 		SetClientID(testenv.Name("svc-")).SetCleanSession(true).
@@ -155,7 +155,7 @@ func serviceClient(t *testing.T, mq testenv.MQTT) mqtt.Client {
 	return c
 }
 
-func publish(t *testing.T, c mqtt.Client, topic string, retained bool, payload []byte) {
+func publish(t testing.TB, c mqtt.Client, topic string, retained bool, payload []byte) {
 	t.Helper()
 	tok := c.Publish(topic, 1, retained, payload)
 	if !tok.WaitTimeout(10 * time.Second) {
@@ -167,7 +167,7 @@ func publish(t *testing.T, c mqtt.Client, topic string, retained bool, payload [
 	}
 }
 
-func subscribe(t *testing.T, c mqtt.Client, filter string, h mqtt.MessageHandler) {
+func subscribe(t testing.TB, c mqtt.Client, filter string, h mqtt.MessageHandler) {
 	t.Helper()
 	tok := c.Subscribe(filter, 1, h)
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
@@ -181,7 +181,7 @@ func subscribe(t *testing.T, c mqtt.Client, filter string, h mqtt.MessageHandler
 // respond plays the fare service for this rig's device: every tap it sees is
 // decoded and passed to answer, and whatever payloads answer returns are
 // published, in order, on the device's decisions topic.
-func (r *rig) respond(t *testing.T, answer func(tap proto.Tap) [][]byte) {
+func (r *rig) respond(t testing.TB, answer func(tap proto.Tap) [][]byte) {
 	t.Helper()
 	decisions := r.mq.Topics.Decisions(testSite, r.device)
 	subscribe(t, r.svc, r.mq.Topics.Taps(testSite, r.device), func(_ mqtt.Client, m mqtt.Message) {
@@ -197,7 +197,7 @@ func (r *rig) respond(t *testing.T, answer func(tap proto.Tap) [][]byte) {
 }
 
 // decision encodes the decision on tap with reason r and display d.
-func decision(t *testing.T, eventID string, r proto.Reason, d proto.Display) []byte {
+func decision(t testing.TB, eventID string, r proto.Reason, d proto.Display) []byte {
 	t.Helper()
 	b, err := proto.Decision{
 		EventID:   eventID,
@@ -213,7 +213,7 @@ func decision(t *testing.T, eventID string, r proto.Reason, d proto.Display) []b
 }
 
 // eventually polls cond until it holds or 5 s pass.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !cond() {
@@ -224,7 +224,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func tap(t *testing.T, a *agent.Agent, faceRef, plate string) agent.Result {
+func tap(t testing.TB, a *agent.Agent, faceRef, plate string) agent.Result {
 	t.Helper()
 	res, err := a.Tap(context.Background(), faceRef, plate)
 	if err != nil {

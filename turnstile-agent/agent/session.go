@@ -55,7 +55,7 @@ func (a *Agent) Connect(ctx context.Context) error {
 		SetMaxReconnectInterval(10*time.Second).
 		SetKeepAlive(30*time.Second).
 		SetWriteTimeout(writeTimeout).
-		SetBinaryWill(a.decisionsTopic, will, 1, true).
+		SetBinaryWill(a.statusTopic, will, 1, true).
 		// One handler for everything: with a persistent session the broker may
 		// deliver queued decisions before the subscriptions are renewed, and
 		// those must not fall on the floor. The handlers are quick (decode,

@@ -36,15 +36,22 @@ type Result struct {
 // opened or refused, whatever happens.
 //
 // A face with no match, an expired assertion and a timeout are outcomes, not
-// errors: the Result says what happened. Tap returns an error (with a Result
-// whose Decision refuses with proto.ReasonInternal) when the matcher or the
-// uplink fails or ctx ends. Tap is safe for concurrent use; it starts no
-// goroutine.
+// errors: the Result says what happened (and the agent logs it). Tap returns
+// an error, for the caller to log, with a Result whose Decision refuses with
+// proto.ReasonInternal when the matcher or the uplink fails or ctx ends. Tap
+// is safe for concurrent use; it starts no goroutine.
 func (a *Agent) Tap(ctx context.Context, faceRef, plate string) (Result, error) {
 	a.stats.taps.Add(1)
 	var res Result
 	if a.closed.Load() {
 		return a.refuse(res, proto.ReasonInternal, proto.ReasonInternal.Display()), ErrClosed
+	}
+	a.connMu.Lock()
+	up := a.up
+	a.connMu.Unlock()
+	if up == nil {
+		a.stats.uplinkErrors.Add(1)
+		return a.refuse(res, proto.ReasonInternal, proto.ReasonInternal.Display()), ErrNotConnected
 	}
 
 	start := time.Now()
@@ -58,7 +65,6 @@ func (a *Agent) Tap(ctx context.Context, faceRef, plate string) (Result, error) 
 		return a.refuse(res, proto.ReasonAssertionInvalid, DisplayNoMatch), nil
 	case err != nil:
 		a.stats.matchErrors.Add(1)
-		a.log.Error("face match failed", "error", err, "match_ms", ms(res.MatchLatency))
 		return a.refuse(res, proto.ReasonInternal, proto.ReasonInternal.Display()), fmt.Errorf("agent: match: %w", err)
 	case !expiresAt.IsZero() && !expiresAt.After(now):
 		// The cloud would refuse it anyway; spare the round trip.
@@ -78,18 +84,9 @@ func (a *Agent) Tap(ctx context.Context, faceRef, plate string) (Result, error) 
 	payload, err := tap.Encode()
 	if err != nil {
 		a.stats.uplinkErrors.Add(1)
-		a.log.Error("tap not encodable", "error", err)
 		return a.refuse(res, proto.ReasonInternal, proto.ReasonInternal.Display()), fmt.Errorf("agent: %w", err)
 	}
 	res.EventID = tap.EventID
-
-	a.connMu.Lock()
-	up := a.up
-	a.connMu.Unlock()
-	if up == nil {
-		a.stats.uplinkErrors.Add(1)
-		return a.refuse(res, proto.ReasonInternal, proto.ReasonInternal.Display()), ErrNotConnected
-	}
 
 	// Register before publishing: the decision can come back before paho has
 	// even reported the PUBACK.
@@ -108,7 +105,6 @@ func (a *Agent) Tap(ctx context.Context, faceRef, plate string) (Result, error) 
 					return a.decided(res, <-decided, sent), nil
 				}
 				a.stats.uplinkErrors.Add(1)
-				a.log.Error("tap not published", "event_id", tap.EventID, "error", err)
 				return a.refuse(res, proto.ReasonInternal, proto.ReasonInternal.Display()), fmt.Errorf("agent: publish tap %s: %w", tap.EventID, err)
 			}
 			acked = nil // PUBACK in; keep waiting for the decision
@@ -127,7 +123,7 @@ func (a *Agent) Tap(ctx context.Context, faceRef, plate string) (Result, error) 
 			if !a.abandon(tap.EventID) {
 				return a.decided(res, <-decided, sent), nil
 			}
-			return a.refuse(res, proto.ReasonInternal, proto.ReasonInternal.Display()), ctx.Err()
+			return a.refuse(res, proto.ReasonInternal, proto.ReasonInternal.Display()), fmt.Errorf("agent: tap %s: %w", tap.EventID, ctx.Err())
 		}
 	}
 }

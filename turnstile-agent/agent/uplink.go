@@ -27,12 +27,27 @@ type delivery interface {
 
 // mqttUplink publishes taps QoS 1 on the device's taps topic. Its delivery is
 // paho's token: done at the broker's PUBACK, or failed at once when paho has
-// no connection or no free message id (a lost tap unless the token is read).
+// no free message id (a lost tap unless the token is read).
 type mqttUplink struct {
 	client mqtt.Client
 	topic  string
 }
 
 func (u mqttUplink) send(_ proto.Tap, payload []byte) delivery {
+	// While paho reconnects it would keep the tap and send it once the link
+	// is back, long after the gate refused the rider, who may be charged for
+	// a gate that stayed shut. Without a durable queue and a local decision
+	// (offline mode) the honest answer is to fail now.
+	if !u.client.IsConnectionOpen() {
+		return failed{ErrNotConnected}
+	}
 	return u.client.Publish(u.topic, 1, false, payload)
 }
+
+// failed is a delivery that failed before it started.
+type failed struct{ err error }
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func (failed) Done() <-chan struct{} { return closedChan }
+func (f failed) Error() error        { return f.err }
