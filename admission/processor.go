@@ -22,6 +22,12 @@ type Config struct {
 	Store    Store
 	Topics   proto.Topics
 	Now      func() time.Time
+	// MaxTapAge is how old a tap may be when it is decided: the gate's
+	// decision timeout. A gate has refused a rider by then, so deciding an
+	// older tap would charge for an entry the gate did not allow (paho
+	// re-sends a publish that was in flight when the link dropped). Such a
+	// tap is recorded and refused. Default 2 s, the agent's default.
+	MaxTapAge time.Duration
 	// MaxJourney is how long a journey may stay open. An entry after that
 	// closes the old journey at the maximum fare (a missed tap-out) instead
 	// of refusing the rider as a pass-back. Default 4 hours.
@@ -42,6 +48,9 @@ func New(cfg Config) (*Processor, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.MaxTapAge <= 0 {
+		cfg.MaxTapAge = 2 * time.Second
 	}
 	if cfg.MaxJourney <= 0 {
 		cfg.MaxJourney = 4 * time.Hour
@@ -80,6 +89,8 @@ func (p *Processor) Handle(ctx context.Context, topic string, payload []byte) (R
 	switch {
 	case t.Kind != proto.KindMetroEntry && t.Kind != proto.KindMetroExit:
 		refuse = proto.ReasonWrongKind
+	case rec.ReceivedAt.Sub(t.CapturedAt.Time) > p.cfg.MaxTapAge:
+		refuse = proto.ReasonTapTooOld
 	default:
 		if _, ok := p.cfg.Fares.Stop(t.Site); !ok {
 			refuse = proto.ReasonUnknownSite
@@ -95,15 +106,13 @@ func (p *Processor) Handle(ctx context.Context, topic string, payload []byte) (R
 	}
 	var reason proto.Reason
 	decide := func(r *Rider) (Effect, error) {
-		eff := p.refusal(refuse, t, nil)
-		if refuse == "" {
-			var err error
-			if eff, err = p.decide(t, r); err != nil {
-				return Effect{}, err
-			}
+		if refuse != "" {
+			reason = refuse
+			return p.refusal(refuse, t, nil), nil
 		}
+		eff, err := p.decide(t, r)
 		reason = eff.Decision.Reason
-		return eff, nil
+		return eff, err
 	}
 	out, dup, err := p.cfg.Store.Admit(ctx, rec, decide)
 	if err != nil {
@@ -279,7 +288,7 @@ var reasonOrder = [...]proto.Reason{
 	proto.ReasonAssertionNotYetValid, proto.ReasonAssertionWrongDevice,
 	proto.ReasonAssertionReplayed, proto.ReasonUnknownSite, proto.ReasonWrongKind,
 	proto.ReasonPassBack, proto.ReasonNoEntry, proto.ReasonInsufficientFunds,
-	proto.ReasonAccountSuspended, proto.ReasonNoAccount, proto.ReasonInternal,
+	proto.ReasonAccountSuspended, proto.ReasonNoAccount, proto.ReasonTapTooOld, proto.ReasonInternal,
 }
 
 func (s *Stats) count(k proto.Kind, reason proto.Reason) {

@@ -17,8 +17,9 @@ const (
 	ReasonNoEntry              Reason = "no_entry"                // exit with no open journey
 	ReasonInsufficientFunds    Reason = "insufficient_funds"      // balance below the minimum fare at entry
 	ReasonAccountSuspended     Reason = "account_suspended"
-	ReasonNoAccount            Reason = "no_account" // VNeID account not linked to vnpass
-	ReasonTimeout              Reason = "timeout"    // gate-side: no decision in time
+	ReasonNoAccount            Reason = "no_account"  // VNeID account not linked to vnpass
+	ReasonTimeout              Reason = "timeout"     // gate-side: no decision in time
+	ReasonTapTooOld            Reason = "tap_too_old" // reached the cloud after the gate stopped waiting
 	ReasonInternal             Reason = "internal_error"
 )
 
@@ -37,6 +38,7 @@ var reasonText = map[Reason]Display{
 	ReasonAccountSuspended:     {VI: "Tài khoản bị tạm khóa, vui lòng liên hệ nhân viên", EN: "Account suspended, please ask staff"},
 	ReasonNoAccount:            {VI: "Chưa liên kết tài khoản vnpass trên VNeID", EN: "No vnpass account linked on VNeID"},
 	ReasonTimeout:              {VI: "Hệ thống bận, vui lòng thử lại", EN: "System busy, please try again"},
+	ReasonTapTooOld:            {VI: "Hết thời gian chờ, vui lòng thử lại", EN: "Timed out, please try again"},
 	ReasonInternal:             {VI: "Lỗi hệ thống, vui lòng liên hệ nhân viên", EN: "System error, please ask staff"},
 }
 

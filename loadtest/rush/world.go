@@ -22,6 +22,7 @@ import (
 	"github.com/vnpass/vnpass/services/vneid"
 	"github.com/vnpass/vnpass/turnstile-agent/agent"
 	"github.com/vnpass/vnpass/turnstile-agent/gatesim"
+	"github.com/vnpass/vnpass/turnstile-agent/vneidmatch"
 )
 
 // Config of a simulated rush.
@@ -99,7 +100,7 @@ func (c *Config) defaults() error {
 		c.TopUpVND = 100_000
 	}
 	if c.DecisionTimeout <= 0 {
-		c.DecisionTimeout = 5 * time.Second
+		c.DecisionTimeout = 2 * time.Second // what the fare service waits at most (VNPASS_DECISION_TIMEOUT)
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
@@ -131,7 +132,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := fund(ctx, api, riders, cfg.TopUpVND); err != nil {
 		return nil, err
 	}
-	matcher := &vneid.MatchClient{BaseURL: cfg.VNeIDURL, ClientKey: cfg.VNeIDClientKey, HTTP: httpc}
+	matcher := vneidmatch.Matcher{Client: &vneid.MatchClient{BaseURL: cfg.VNeIDURL, ClientKey: cfg.VNeIDClientKey, HTTP: httpc}}
 	stations, all, err := startGates(ctx, cfg, matcher)
 	defer func() {
 		for _, a := range all {

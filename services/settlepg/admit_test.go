@@ -308,6 +308,23 @@ func TestMissingTaps(t *testing.T) {
 	f.checkBooks()
 }
 
+// A tap that reaches the service after the gate stopped waiting (paho
+// re-sends publishes that were in flight when the link dropped) is refused:
+// the gate already told the rider no.
+func TestStaleTapIsRefused(t *testing.T) {
+	f := newFixture(t)
+	f.topUp("vn_late", 100000)
+	tap, payload := f.tap(proto.KindMetroEntry, catLinh, "vn_late")
+	f.now = f.now.Add(3 * time.Second)
+	d, _ := f.handle(tap, payload)
+	want(t, d, proto.ReasonTapTooOld)
+	// The rider's next tap, in time, opens: no journey was left open.
+	want(t, f.do(proto.KindMetroEntry, catLinh, "vn_late"), proto.ReasonOK)
+	if got := f.balance("vn_late"); !got.Equal(money.Dong(100000)) {
+		t.Errorf("balance %s", got)
+	}
+}
+
 func TestMalformedIsCountedNotRecorded(t *testing.T) {
 	f := newFixture(t)
 	tp := proto.Topics{}

@@ -18,7 +18,6 @@ func nullTime(t time.Time) any {
 	return t
 }
 
-
 // post writes one balanced transaction and moves the balances it touches.
 // Operator and provider accounts are created on first use; a rider account
 // must exist (it is created when the rider links VNeID to vnpass).
@@ -57,7 +56,6 @@ func post(ctx context.Context, tx pgx.Tx, t ledger.Transaction, at time.Time) er
 	}
 	return nil
 }
-
 
 // OpenRiderAccount creates the account of a VNeID subject if it does not
 // exist (linking VNeID to vnpass) and returns it.

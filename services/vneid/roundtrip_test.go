@@ -29,9 +29,9 @@ type clock struct {
 func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
 
-// startSim runs the simulator on a real socket and returns its base URL.
-// The listener address is reused across restarts when addr is not "".
-func startSim(t *testing.T, dir, addr string, clk *clock) (*vneidsim.Server, string) {
+// startSim runs the simulator on a real socket (on addr, or a free port if
+// addr is "") and returns its base URL and an idempotent stop.
+func startSim(t *testing.T, dir, addr string, clk *clock) (*vneidsim.Server, string, func()) {
 	t.Helper()
 	sim, err := vneidsim.New(vneidsim.Config{ClientKey: clientKey, Dir: dir, Now: clk.Now, Issuer: "https://vneid-sim.local"})
 	if err != nil {
@@ -44,27 +44,24 @@ func startSim(t *testing.T, dir, addr string, clk *clock) (*vneidsim.Server, str
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() { defer close(done); sim.Serve(ln) }()
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			sim.Shutdown(context.Background())
-			<-done
-			sim.Close()
-		}
-	})
-	return sim, "http://" + ln.Addr().String()
-}
-
-func stopSim(t *testing.T, sim *vneidsim.Server) {
-	t.Helper()
-	if err := sim.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
+	done := make(chan error, 1)
+	go func() { done <- sim.Serve(ln) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			if err := sim.Shutdown(context.Background()); err != nil {
+				t.Errorf("Shutdown: %v", err)
+			}
+			if err := <-done; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+			if err := sim.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
 	}
-	if err := sim.Close(); err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(stop)
+	return sim, "http://" + ln.Addr().String(), stop
 }
 
 func enroll(t *testing.T, sim *vneidsim.Server) vneidsim.Enrolled {
@@ -80,7 +77,7 @@ func enroll(t *testing.T, sim *vneidsim.Server) vneidsim.Enrolled {
 
 func TestRoundTripEnrollMatchVerify(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 5, 16, 17, 30, 0, 0, time.UTC)} // 00:30 on his birthday in Hà Nội
-	sim, base := startSim(t, "", "", clk)
+	sim, base, _ := startSim(t, "", "", clk)
 	rider := enroll(t, sim)
 
 	gate := &vneid.MatchClient{BaseURL: base, ClientKey: clientKey}
@@ -131,7 +128,7 @@ func TestRoundTripEnrollMatchVerify(t *testing.T) {
 
 func TestMatchClientErrors(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 3, 10, 8, 0, 0, 0, time.UTC)}
-	sim, base := startSim(t, "", "", clk)
+	sim, base, _ := startSim(t, "", "", clk)
 	rider := enroll(t, sim)
 	ctx := context.Background()
 
@@ -157,7 +154,7 @@ func TestMatchClientErrors(t *testing.T) {
 
 func TestRotationThroughSim(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 3, 10, 8, 0, 0, 0, time.UTC)}
-	sim, base := startSim(t, "", "", clk)
+	sim, base, _ := startSim(t, "", "", clk)
 	rider := enroll(t, sim)
 	ctx := context.Background()
 	gate := &vneid.MatchClient{BaseURL: base, ClientKey: clientKey}
@@ -204,7 +201,7 @@ func TestSimRestartKeepsSubjectsAndKeys(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 3, 10, 8, 0, 0, 0, time.UTC)}
 	dir := t.TempDir()
 	ctx := context.Background()
-	sim, base := startSim(t, dir, "", clk)
+	sim, base, stop := startSim(t, dir, "", clk)
 	rider := enroll(t, sim)
 	v, _ := vneid.NewVerifier(vneid.VerifierConfig{Issuer: "https://vneid-sim.local", JWKSURL: base + "/.well-known/jwks.json", Now: clk.Now})
 	before, _, err := (&vneid.MatchClient{BaseURL: base, ClientKey: clientKey}).Match(ctx, rider.FaceRef, device)
@@ -216,9 +213,9 @@ func TestSimRestartKeepsSubjectsAndKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := strings.TrimPrefix(base, "http://")
-	stopSim(t, sim)
+	stop()
 
-	sim2, base2 := startSim(t, dir, addr, clk)
+	sim2, base2, _ := startSim(t, dir, addr, clk)
 	if again := enroll(t, sim2); again != rider {
 		t.Fatalf("after restart enrolled as %+v, was %+v", again, rider)
 	}

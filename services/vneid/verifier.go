@@ -157,13 +157,13 @@ func (v *Verifier) refreshLocked(ctx context.Context) error {
 
 // Run refreshes the JWKS every RefreshInterval until ctx ends. Failures keep
 // the cached keys; onError (may be nil) hears about them.
-func (v *Verifier) Run(ctx context.Context, onError func(error)) error {
+func (v *Verifier) Run(ctx context.Context, onError func(error)) {
 	t := time.NewTicker(v.cfg.RefreshInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
 			if err := v.Refresh(ctx); err != nil && onError != nil && ctx.Err() == nil {
 				onError(err)

@@ -346,3 +346,36 @@ func TestVerifierConfig(t *testing.T) {
 		}
 	}
 }
+
+// Run picks up a provider that removed a key, without any unknown kid to prompt it.
+func TestRunRefreshesPeriodically(t *testing.T) {
+	k1, k2 := newTestKey(t), newTestKey(t)
+	p := newProvider(t, k1, k2)
+	v, err := NewVerifier(VerifierConfig{Issuer: testIssuer, JWKSURL: p.url(), Now: (&clock{t: t0}).Now, RefreshInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := v.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); v.Run(ctx, nil) }()
+	defer func() { cancel(); <-done }()
+
+	old := mint(t, jwt.SigningMethodEdDSA, k1.priv, k1.kid, goodClaims())
+	if _, err := v.Verify(ctx, old, testDevice); err != nil {
+		t.Fatal(err)
+	}
+	p.publish(t, k2)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(v.KeyIDs()) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("Run did not drop the removed key: %v", v.KeyIDs())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := v.Verify(ctx, old, testDevice); !errors.Is(err, identity.ErrAssertionInvalid) {
+		t.Fatalf("removed key after Run refresh: %v", err)
+	}
+}

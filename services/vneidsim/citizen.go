@@ -140,7 +140,7 @@ func (s *Server) Enroll(ctx context.Context, e Enrollment) (Enrolled, bool, erro
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c, ok := s.byCCCD[e.CCCD]; ok {
-		_ = c
+		return Enrolled{Subject: c.Subject, FaceRef: c.FaceRef}, false, nil
 	}
 	ref, err := s.newFaceRef()
 	if err != nil {

@@ -101,6 +101,10 @@ type Server struct {
 
 	randMu sync.Mutex // injected readers need not be safe for concurrent use
 
+	lnMu      sync.Mutex
+	listeners []net.Listener
+	stopping  bool
+
 	mu           sync.RWMutex
 	secret       []byte       // pairwise-subject HMAC key
 	keys         []signingKey // oldest first; the last one signs
@@ -132,13 +136,48 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) App() *fiber.App { return s.app }
 
 // Listen serves HTTP on addr until Shutdown.
-func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
+func (s *Server) Listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("vneidsim: listen: %w", err)
+	}
+	return s.Serve(ln)
+}
 
-// Serve serves HTTP on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+// Serve serves HTTP on ln until Shutdown, then returns nil. It may be
+// called from a goroutine racing Shutdown: the listener is closed either way.
+func (s *Server) Serve(ln net.Listener) error {
+	s.lnMu.Lock()
+	if s.stopping {
+		s.lnMu.Unlock()
+		return ln.Close()
+	}
+	s.listeners = append(s.listeners, ln)
+	s.lnMu.Unlock()
+	err := s.app.Listener(ln)
+	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
+	if s.stopping {
+		return nil
+	}
+	return err
+}
 
 // Shutdown stops accepting connections and waits for in-flight requests.
-func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.lnMu.Lock()
+	s.stopping = true
+	lns := s.listeners
+	s.listeners = nil
+	s.lnMu.Unlock()
+	err := s.app.ShutdownWithContext(ctx)
+	// fiber only closes listeners it has started serving; close any it had
+	// not reached yet so a racing Serve returns.
+	for _, ln := range lns {
+		_ = ln.Close()
+	}
+	return err
+}
 
 // Close releases the state files. Call it after Shutdown.
 func (s *Server) Close() error {

@@ -343,3 +343,27 @@ func TestServeRealHTTP(t *testing.T) {
 		t.Fatalf("oversized body: %d %s", resp.StatusCode, data)
 	}
 }
+
+// Shutdown right after starting Serve in a goroutine must still stop it.
+func TestShutdownRacingServe(t *testing.T) {
+	for range 20 {
+		s := newTestServer(t, "", newClock(t0))
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- s.Serve(ln) }()
+		if err := s.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("Serve after Shutdown: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Serve still running after Shutdown")
+		}
+	}
+}

@@ -59,6 +59,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	network := fs.String("network", "hn2a", "fare network whose stations get gates (hn2a: Hanoi Line 2A)")
 	stations := fs.String("stations", "", "comma-separated station (site) ids instead of a whole network")
 	quiet := fs.Bool("quiet", false, "do not print every gate event")
+	timeout := fs.Duration("timeout", 2*time.Second, "how long a gate waits for a decision (keep equal to the service's VNPASS_DECISION_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -89,7 +90,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	} else if cfg.Stations, err = stationsOf(*network); err != nil {
 		return err
 	}
-	cfg.Riders, cfg.Window, cfg.RideTime, cfg.GatesPerStation = *riders, *window, *ride, *gates
+	cfg.Riders, cfg.Window, cfg.RideTime, cfg.GatesPerStation, cfg.DecisionTimeout = *riders, *window, *ride, *gates, *timeout
 	cfg.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	if !*quiet {
 		cfg.Out = stdout

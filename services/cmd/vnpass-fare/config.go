@@ -33,7 +33,10 @@ type Config struct {
 	PseudonymKey   string // VNPASS_PSEUDONYM_KEY, at least 32 bytes
 	FareData       string // VNPASS_FARE_DATA: a GTFS folder; default the shipped data
 	MaxJourney     time.Duration
-	Now            func() time.Time
+	// DecisionTimeout is how long gates wait for a decision
+	// (VNPASS_DECISION_TIMEOUT, default 2s); older taps are refused.
+	DecisionTimeout time.Duration
+	Now             func() time.Time
 }
 
 // ConfigFromEnv reads the config through getenv.
@@ -56,6 +59,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		APISecret:    getenv("VNPASS_API_SECRET"),
 		PseudonymKey: getenv("VNPASS_PSEUDONYM_KEY"),
 		FareData:     getenv("VNPASS_FARE_DATA"),
+	}
+	if d := getenv("VNPASS_DECISION_TIMEOUT"); d != "" {
+		v, err := time.ParseDuration(d)
+		if err != nil || v < 100*time.Millisecond || v > 30*time.Second {
+			return c, fmt.Errorf("config: VNPASS_DECISION_TIMEOUT %q: want a duration from 100ms to 30s", d)
+		}
+		c.DecisionTimeout = v
 	}
 	if w := getenv("VNPASS_WORKERS"); w != "" {
 		n, err := strconv.Atoi(w)
@@ -83,6 +93,9 @@ func (c *Config) Validate() error {
 	}
 	if c.APIAddr == "" {
 		c.APIAddr = "127.0.0.1:58080"
+	}
+	if c.DecisionTimeout == 0 {
+		c.DecisionTimeout = 2 * time.Second
 	}
 	if c.ExportInterval == 0 {
 		c.ExportInterval = 500 * time.Millisecond
