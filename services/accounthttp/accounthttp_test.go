@@ -1,0 +1,132 @@
+package accounthttp_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/vnpass/vnpass/internal/testenv"
+	"github.com/vnpass/vnpass/services/accounthttp"
+	"github.com/vnpass/vnpass/services/authjwt"
+	"github.com/vnpass/vnpass/services/settlepg"
+)
+
+type api struct {
+	t   *testing.T
+	app *fiber.App
+	is  *authjwt.Issuer
+}
+
+func newAPI(t *testing.T) *api {
+	s, err := settlepg.Open(context.Background(), testenv.PostgresURL(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	is, err := authjwt.New([]byte(strings.Repeat("k", 32)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &api{t: t, app: accounthttp.New(accounthttp.Config{Accounts: s, Auth: is}), is: is}
+}
+
+func (a *api) token(sub string, role authjwt.Role) string {
+	tok, err := a.is.Issue(sub, role, time.Hour)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return tok
+}
+
+func (a *api) do(method, path, token, body string) (int, map[string]any, http.Header) {
+	a.t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := a.app.Test(req, 5000)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	json.Unmarshal(b, &out)
+	return resp.StatusCode, out, resp.Header
+}
+
+func TestTopUpAndRead(t *testing.T) {
+	a := newAPI(t)
+	admin := a.token("ops", authjwt.RoleAdmin)
+	if code, _, _ := a.do("POST", "/v1/accounts", admin, `{"subject":"vn_an"}`); code != 201 {
+		t.Fatalf("link: %d", code)
+	}
+	code, body, _ := a.do("POST", "/v1/accounts/vn_an/topups", admin, `{"amount_vnd":150000,"idempotency_key":"pay-1"}`)
+	if code != 201 || body["balance_vnd"] != float64(150000) || body["balance_text"] != "150.000 ₫" {
+		t.Fatalf("top-up: %d %v", code, body)
+	}
+	// The same request again moves nothing.
+	code, body, _ = a.do("POST", "/v1/accounts/vn_an/topups", admin, `{"amount_vnd":150000,"idempotency_key":"pay-1"}`)
+	if code != 200 || body["balance_vnd"] != float64(150000) {
+		t.Fatalf("repeated top-up: %d %v", code, body)
+	}
+	code, body, _ = a.do("GET", "/v1/accounts/vn_an", a.token("vn_an", authjwt.RoleRider), "")
+	if code != 200 || body["balance_vnd"] != float64(150000) || body["status"] != "active" {
+		t.Fatalf("rider reads own account: %d %v", code, body)
+	}
+}
+
+// Who may do what: role x endpoint x whose account.
+func TestAuthorization(t *testing.T) {
+	a := newAPI(t)
+	admin := a.token("ops", authjwt.RoleAdmin)
+	a.do("POST", "/v1/accounts", admin, `{"subject":"vn_an"}`)
+	other, err := authjwt.New([]byte(strings.Repeat("x", 32)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, _ := other.Issue("ops", authjwt.RoleAdmin, time.Hour)
+	expired, _ := a.is.Issue("ops", authjwt.RoleAdmin, -time.Minute)
+	topup := `{"amount_vnd":50000,"idempotency_key":"k"}`
+	for _, c := range []struct {
+		name, method, path, token, body string
+		want                            int
+	}{
+		{"no token", "GET", "/v1/accounts/vn_an", "", "", 401},
+		{"forged token", "GET", "/v1/accounts/vn_an", forged, "", 401},
+		{"expired token", "GET", "/v1/accounts/vn_an", expired, "", 401},
+		{"alg none", "GET", "/v1/accounts/vn_an", "eyJhbGciOiJub25lIn0.eyJyb2xlIjoiYWRtaW4iLCJpc3MiOiJ2bnBhc3MifQ.", "", 401},
+		{"operator reads", "GET", "/v1/accounts/vn_an", a.token("hanoi-metro", authjwt.RoleOperator), "", 200},
+		{"rider reads another", "GET", "/v1/accounts/vn_an", a.token("vn_binh", authjwt.RoleRider), "", 403},
+		{"rider tops up", "POST", "/v1/accounts/vn_an/topups", a.token("vn_an", authjwt.RoleRider), topup, 403},
+		{"operator tops up", "POST", "/v1/accounts/vn_an/topups", a.token("o", authjwt.RoleOperator), topup, 403},
+		{"rider links another", "POST", "/v1/accounts", a.token("vn_an", authjwt.RoleRider), `{"subject":"vn_binh"}`, 403},
+		{"rider links self", "POST", "/v1/accounts", a.token("vn_binh", authjwt.RoleRider), `{"subject":"vn_binh"}`, 201},
+		{"unknown account", "GET", "/v1/accounts/vn_nobody", admin, "", 404},
+		{"top-up unknown", "POST", "/v1/accounts/vn_nobody/topups", admin, topup, 404},
+		{"bad subject", "GET", "/v1/accounts/vn%20an", admin, "", 400},
+		{"amount too small", "POST", "/v1/accounts/vn_an/topups", admin, `{"amount_vnd":500,"idempotency_key":"k"}`, 400},
+		{"amount not a number", "POST", "/v1/accounts/vn_an/topups", admin, `{"amount_vnd":"lots","idempotency_key":"k"}`, 400},
+		{"no idempotency key", "POST", "/v1/accounts/vn_an/topups", admin, `{"amount_vnd":50000}`, 400},
+		{"not json", "POST", "/v1/accounts/vn_an/topups", admin, `amount=5`, 400},
+	} {
+		code, body, h := a.do(c.method, c.path, c.token, c.body)
+		if code != c.want {
+			t.Errorf("%s: %d, want %d (%v)", c.name, code, c.want, body)
+		}
+		if code >= 400 {
+			if ct := h.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") || body["status"] != float64(code) || body["detail"] == "" {
+				t.Errorf("%s: not an RFC 7807 problem: %s %v", c.name, ct, body)
+			}
+		}
+	}
+}
