@@ -3,8 +3,8 @@
 # servers, build and start the VNeID provider (simulated) and the fare
 # service, then send riders through simulated Line 2A gates and print what
 # every gate shows. Arguments go to vnpass-rush (e.g. -riders 500 -window 30s).
-# The services stop when this script ends; the servers keep running
-# (deploy/local/stack.sh down stops them).
+# At a terminal the services then keep running until Ctrl-C; the servers
+# keep running after that (deploy/local/stack.sh down stops them).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$VNPASS_ROOT"
@@ -61,16 +61,26 @@ export VNPASS_API_TOKEN
 
 bin/vnpass-rush "$@"
 
+# Let the exporter flush its last batch, then check the books.
+sleep 1
+echo
+bin/vnpass-fare books
+
 cat <<EOT
 
 ── Xem ở đâu / Where to look ──────────────────────
+first         set -a; . .run/env; . .run/app.env; set +a
 metrics       curl -s $VNPASS_API_URL/metrics
 account API   curl -s -H "Authorization: Bearer \$(bin/vnpass-fare token)" $VNPASS_API_URL/v1/accounts/<subject>
-ledger        psql "$VNPASS_PG_URL" -c 'select kind, count(*), sum(amount) filter (where amount > 0) from ledger_entries join ledger_transactions t on t.id = transaction_id group by 1'
-ridership     clickhouse-client --port ${VNPASS_CH_ADDR##*:} --password \$VNPASS_CH_PASSWORD -q 'select site, kind, count() from vnpass.taps final group by site, kind order by site'
+ledger        psql "\${VNPASS_PG_URL/postgres?/vnpass?}" -c 'select kind, count(*), sum(amount) from ledger_entries e join ledger_transactions t on t.id = e.transaction_id where amount > 0 group by 1'
+ridership     clickhouse-client --port \${VNPASS_CH_ADDR##*:} --password \$VNPASS_CH_PASSWORD -q 'select site, kind, count() from vnpass.taps final group by site, kind order by site'
 logs          $VNPASS_STATE_DIR/logs/
 servers       deploy/local/stack.sh status | down
 EOT
 
-# Let the exporter flush the last batch to ClickHouse before the service stops.
-sleep 1
+# At a terminal, keep the services up for a look around; in CI, stop here.
+if [[ -t 0 ]]; then
+  echo
+  echo "vnpass: services keep running; Ctrl-C stops them (the servers stay up)."
+  wait
+fi

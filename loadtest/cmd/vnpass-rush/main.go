@@ -113,6 +113,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		rep.Percentile(50).Round(time.Microsecond), rep.Percentile(95).Round(time.Microsecond),
 		rep.Percentile(99).Round(time.Microsecond), rep.Percentile(100).Round(time.Microsecond))
 	fmt.Fprintf(stdout, "fares charged at exit gates: %s\n", money.Format(money.Dong(fares)))
+	if len(rep.Trips) > 0 {
+		t := rep.Trips[0]
+		fmt.Fprintf(stdout, "a rider to look up: %s (%s -> %s)\n", t.Rider.Subject, t.Origin, t.Destination)
+	}
 	if rep.Taps != rep.Opened {
 		return fmt.Errorf("%d of %d taps did not open", rep.Taps-rep.Opened, rep.Taps)
 	}

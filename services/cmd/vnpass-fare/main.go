@@ -1,4 +1,4 @@
-// Command vnpass-fare is the fare service: it reads taps from MQTT (a member
+// Command vnpass-fare is the fare service (subcommands: token, books): it reads taps from MQTT (a member
 // of a shared subscription), verifies the VNeID assertion, decides and
 // settles each tap in PostgreSQL exactly once, answers the gate, exports
 // taps and journeys to ClickHouse in batches, and serves the accounts API.
@@ -25,6 +25,17 @@ func main() {
 		if err := token(os.Args[2:], os.Getenv, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "vnpass-fare token:", err)
 			os.Exit(2)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "books" {
+		cfg, err := ConfigFromEnv(os.Getenv)
+		if err == nil {
+			err = books(ctx, cfg, os.Stdout)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "vnpass-fare books:", err)
+			os.Exit(1)
 		}
 		return
 	}
