@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
@@ -159,4 +160,14 @@ func insertTap(ctx context.Context, tx pgx.Tx, rec admission.Record, eff admissi
 		rec.Tap.EventID, rec.Tap.Device, rec.Tap.Site, string(rec.Tap.Kind), nullText(rec.Subject),
 		rec.Tap.CapturedAt.Time, rec.ReceivedAt, d.Open, string(d.Reason), d.FareVND, d.BalanceVND, journeyID, payload)
 	return err
+}
+
+// PurgeAssertionUses forgets assertion ids that expired before cutoff. An
+// expired assertion is refused by its expiry, so its jti need not be kept.
+func (s *Store) PurgeAssertionUses(ctx context.Context, cutoff time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, "DELETE FROM assertion_uses WHERE expires_at < $1", cutoff)
+	if err != nil {
+		return 0, fmt.Errorf("settlepg: purge assertion ids: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }

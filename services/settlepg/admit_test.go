@@ -273,6 +273,13 @@ func TestRefusals(t *testing.T) {
 	entry := "vn_dung.jti-once." + catLinh + "-g01"
 	want(t, f.do(proto.KindMetroEntry, catLinh, entry), proto.ReasonOK)
 	want(t, f.do(proto.KindMetroExit, catLinh, entry), proto.ReasonAssertionReplayed)
+	// Purging only drops ids that expired before the cutoff.
+	if n, err := f.store.PurgeAssertionUses(context.Background(), f.now.Add(-time.Hour)); err != nil || n != 0 {
+		t.Errorf("purge before expiry removed %d (%v)", n, err)
+	}
+	if n, err := f.store.PurgeAssertionUses(context.Background(), f.now.Add(time.Hour)); err != nil || n == 0 {
+		t.Errorf("purge after expiry removed %d (%v)", n, err)
+	}
 
 	// Pass-back: entering again while inside.
 	want(t, f.do(proto.KindMetroEntry, laThanh, "vn_dung"), proto.ReasonPassBack)

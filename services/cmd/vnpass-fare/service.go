@@ -100,6 +100,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	m.Exporter = &ridership.Exporter{Source: m.Store, Sink: m.Sink, Pseudo: pseudo, Interval: cfg.ExportInterval, Log: m.Log}
 	m.goRun(func() { m.Exporter.Run(runCtx) })
+	m.goRun(func() { m.purgeAssertionIDs(runCtx) })
 
 	m.Ingest, err = tapmqtt.New(tapmqtt.Config{
 		BrokerURL: cfg.MQTTURL, Username: cfg.MQTTUser, Password: cfg.MQTTPassword,
@@ -153,6 +154,27 @@ func refreshWithRetry(ctx context.Context, v *vneid.Verifier, log *slog.Logger) 
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(time.Second):
+		}
+	}
+}
+
+// purgeAssertionIDs keeps the single-use table of assertion ids small:
+// every ten minutes it drops ids that expired over an hour ago (far beyond
+// the verifier's clock leeway, so a replay of one is refused as expired).
+func (m *Main) purgeAssertionIDs(ctx context.Context) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := m.Store.PurgeAssertionUses(ctx, m.Config.Now().Add(-time.Hour))
+			if err != nil {
+				m.Log.Warn("purge of assertion ids failed", "err", err)
+			} else if n > 0 {
+				m.Log.Info("purged expired assertion ids", "count", n)
+			}
 		}
 	}
 }
