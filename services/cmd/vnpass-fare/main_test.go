@@ -459,7 +459,7 @@ func TestBurstLosesNoTap(t *testing.T) {
 			t.Fatalf("%d of %d decisions never came", len(ids), n)
 		}
 	}
-	t.Logf("%d taps decided in %s (%.0f taps/s, race detector on)", n, time.Since(start), n/time.Since(start).Seconds())
+	t.Logf("%d taps decided in %s (%.0f taps/s)", n, time.Since(start), n/time.Since(start).Seconds())
 	if opened != n {
 		t.Errorf("%d of %d opened", opened, n)
 	}
