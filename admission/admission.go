@@ -37,6 +37,7 @@ type Rider struct {
 	Status   AccountStatus
 	Balance  decimal.Decimal
 	Open     *Journey // the rider's open journey, if any
+	Last     *Journey // the rider's latest finished journey, when none is open
 }
 
 // AccountStatus of a rider's account.

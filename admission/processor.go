@@ -28,6 +28,19 @@ type Config struct {
 	// re-sends a publish that was in flight when the link dropped). Such a
 	// tap is recorded and refused. Default 2 s, the agent's default.
 	MaxTapAge time.Duration
+	// Budget is the time kept back from MaxTapAge for committing,
+	// publishing and delivering the decision: a tap decided later than
+	// MaxTapAge-Budget after capture would reach the gate after it gave up.
+	// Default 250 ms.
+	Budget time.Duration
+	// MaxClockSkew is how far in the future a tap's capture time may be
+	// (the gate's clock ahead of ours). Default 5 s.
+	MaxClockSkew time.Duration
+	// RetapWindow is how long a repeated tap at the same station is taken
+	// as the rider trying again (the first decision reached the gate too
+	// late, or the rider did not see it): the gate opens again without a
+	// second charge. Default 2 minutes.
+	RetapWindow time.Duration
 	// MaxJourney is how long a journey may stay open. An entry after that
 	// closes the old journey at the maximum fare (a missed tap-out) instead
 	// of refusing the rider as a pass-back. Default 4 hours.
@@ -51,6 +64,18 @@ func New(cfg Config) (*Processor, error) {
 	}
 	if cfg.MaxTapAge <= 0 {
 		cfg.MaxTapAge = 2 * time.Second
+	}
+	if cfg.Budget <= 0 {
+		cfg.Budget = 250 * time.Millisecond
+	}
+	if cfg.Budget >= cfg.MaxTapAge {
+		return nil, errors.New("admission: budget must be below the maximum tap age")
+	}
+	if cfg.MaxClockSkew <= 0 {
+		cfg.MaxClockSkew = 5 * time.Second
+	}
+	if cfg.RetapWindow <= 0 {
+		cfg.RetapWindow = 2 * time.Minute
 	}
 	if cfg.MaxJourney <= 0 {
 		cfg.MaxJourney = 4 * time.Hour
@@ -89,8 +114,10 @@ func (p *Processor) Handle(ctx context.Context, topic string, payload []byte) (R
 	switch {
 	case t.Kind != proto.KindMetroEntry && t.Kind != proto.KindMetroExit:
 		refuse = proto.ReasonWrongKind
-	case rec.ReceivedAt.Sub(t.CapturedAt.Time) > p.cfg.MaxTapAge:
+	case p.tooOld(t, rec.ReceivedAt):
 		refuse = proto.ReasonTapTooOld
+	case t.CapturedAt.Sub(rec.ReceivedAt) > p.cfg.MaxClockSkew:
+		refuse = proto.ReasonDeviceClock
 	default:
 		if _, ok := p.cfg.Fares.Stop(t.Site); !ok {
 			refuse = proto.ReasonUnknownSite
@@ -106,6 +133,11 @@ func (p *Processor) Handle(ctx context.Context, topic string, payload []byte) (R
 	}
 	var reason proto.Reason
 	decide := func(r *Rider) (Effect, error) {
+		// Checked again here, after the store's locks: waiting for them
+		// is where a tap grows old.
+		if refuse == "" && p.tooOld(t, p.cfg.Now()) {
+			refuse = proto.ReasonTapTooOld
+		}
 		if refuse != "" {
 			reason = refuse
 			return p.refusal(refuse, t, nil), nil
@@ -127,6 +159,12 @@ func (p *Processor) Handle(ctx context.Context, topic string, payload []byte) (R
 	reply.Reason = reason
 	p.stats.count(t.Kind, reason)
 	return reply, nil
+}
+
+// tooOld reports whether a decision made at now would reach the gate after
+// it stopped waiting.
+func (p *Processor) tooOld(t proto.Tap, now time.Time) bool {
+	return now.Sub(t.CapturedAt.Time) > p.cfg.MaxTapAge-p.cfg.Budget
 }
 
 // assertionReason maps a verifier error to the reason the gate shows.
@@ -162,6 +200,13 @@ func (p *Processor) decide(t proto.Tap, r *Rider) (Effect, error) {
 			return p.refusal(proto.ReasonAccountSuspended, t, &balance), nil
 		}
 		if o := r.Open; o != nil {
+			if o.EntrySite == t.Site && now.Sub(o.EntryAt) < p.cfg.RetapWindow {
+				// The rider is trying again at the gate they just entered
+				// by: let them through on the journey already open.
+				eff.Journey = o
+				eff.Decision = p.decision(t, proto.ReasonOK, nil, &balance, proto.ReasonOK.Display())
+				return eff, nil
+			}
 			if now.Sub(o.EntryAt) < p.cfg.MaxJourney {
 				return p.refusal(proto.ReasonPassBack, t, &balance), nil
 			}
@@ -176,7 +221,9 @@ func (p *Processor) decide(t proto.Tap, r *Rider) (Effect, error) {
 			balance = balance.Sub(o.Fare)
 		}
 		if min := p.cfg.Fares.MinFare(stop.NetworkID); balance.LessThan(min) {
-			return p.refusal(proto.ReasonInsufficientFunds, t, &balance), nil
+			// A stale journey closed above stays closed and charged.
+			eff.Decision = p.refusal(proto.ReasonInsufficientFunds, t, &balance).Decision
+			return eff, nil
 		}
 		j := &Journey{
 			Subject: r.Subject, NetworkID: stop.NetworkID, OperatorID: stop.OperatorID,
@@ -193,7 +240,31 @@ func (p *Processor) decide(t proto.Tap, r *Rider) (Effect, error) {
 	o := r.Open
 	var fareAmt decimal.Decimal
 	var text proto.Display
-	if o == nil || o.NetworkID != stop.NetworkID {
+	if l := r.Last; o == nil && l != nil && l.ExitSite == t.Site && now.Sub(l.ExitAt) < p.cfg.RetapWindow {
+		// Trying again at the exit just used: open, charge nothing more.
+		zero := decimal.Zero
+		eff.Journey = l
+		eff.Decision = p.decision(t, proto.ReasonOK, &zero, &balance, proto.Display{
+			VI: "Đã thanh toán " + money.Format(l.Fare), EN: "Already paid " + money.Format(l.Fare),
+		})
+		return eff, nil
+	}
+	switch {
+	case o != nil && o.NetworkID == stop.NetworkID && now.Sub(o.EntryAt) >= p.cfg.MaxJourney:
+		// Inside far longer than any journey takes: priced as a journey
+		// with a missing tap, once.
+		charge, err := p.closeIncomplete(o, t.EventID, t.Site, now, "over-max-journey-time-max-fare")
+		if err != nil {
+			return Effect{}, err
+		}
+		eff.Close = append(eff.Close, o)
+		eff.Charges = append(eff.Charges, charge)
+		fareAmt = o.Fare
+		text = proto.Display{
+			VI: "Quá thời gian hành trình: thu giá tối đa " + money.Format(fareAmt),
+			EN: "Journey too long: maximum fare " + money.Format(fareAmt),
+		}
+	case o == nil || o.NetworkID != stop.NetworkID:
 		// No entry on this network: the maximum fare, as every
 		// account-based system does for a missing entry tap.
 		o = &Journey{
@@ -211,7 +282,7 @@ func (p *Processor) decide(t proto.Tap, r *Rider) (Effect, error) {
 			VI: "Không có lượt vào: thu giá tối đa " + money.Format(fareAmt),
 			EN: "No entry tap: maximum fare " + money.Format(fareAmt),
 		}
-	} else {
+	default:
 		q, err := p.cfg.Fares.Price(o.EntrySite, t.Site)
 		if err != nil {
 			return Effect{}, fmt.Errorf("price %s -> %s: %w", o.EntrySite, t.Site, err)
@@ -288,7 +359,8 @@ var reasonOrder = [...]proto.Reason{
 	proto.ReasonAssertionNotYetValid, proto.ReasonAssertionWrongDevice,
 	proto.ReasonAssertionReplayed, proto.ReasonUnknownSite, proto.ReasonWrongKind,
 	proto.ReasonPassBack, proto.ReasonNoEntry, proto.ReasonInsufficientFunds,
-	proto.ReasonAccountSuspended, proto.ReasonNoAccount, proto.ReasonTapTooOld, proto.ReasonInternal,
+	proto.ReasonAccountSuspended, proto.ReasonNoAccount, proto.ReasonTapTooOld, proto.ReasonDeviceClock,
+	proto.ReasonInternal,
 }
 
 func (s *Stats) count(k proto.Kind, reason proto.Reason) {

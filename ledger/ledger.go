@@ -134,5 +134,27 @@ type Account struct {
 // ErrNoAccount: no account with that id.
 var ErrNoAccount = errors.New("ledger: no such account")
 
-// ErrDuplicate: a transaction with this idempotency key was already posted.
-var ErrDuplicate = errors.New("ledger: idempotency key already used")
+// ErrDuplicate: the same transaction (same key, same entries) was already
+// posted; nothing moved again.
+var ErrDuplicate = errors.New("ledger: transaction already posted")
+
+// ErrKeyConflict: the idempotency key was used for a different transaction.
+var ErrKeyConflict = errors.New("ledger: idempotency key already used for a different transaction")
+
+// SameEntries reports whether two transactions move the same amounts on the
+// same accounts, whatever the order of their entries.
+func SameEntries(a, b []Entry) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	m := make(map[AccountID]decimal.Decimal, len(a))
+	for _, e := range a {
+		m[e.Account] = e.Amount
+	}
+	for _, e := range b {
+		if v, ok := m[e.Account]; !ok || !v.Equal(e.Amount) {
+			return false
+		}
+	}
+	return true
+}

@@ -50,3 +50,12 @@ func TestTransfer(t *testing.T) {
 		t.Error("Kind")
 	}
 }
+
+func TestSameEntries(t *testing.T) {
+	a := []Entry{{Rider("x"), d("-5")}, {OperatorRevenue("o"), d("5")}}
+	b := []Entry{{OperatorRevenue("o"), d("5.0")}, {Rider("x"), d("-5")}}
+	c := []Entry{{Rider("x"), d("-6")}, {OperatorRevenue("o"), d("6")}}
+	if !SameEntries(a, b) || SameEntries(a, c) || SameEntries(a, a[:1]) {
+		t.Error("SameEntries")
+	}
+}

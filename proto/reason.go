@@ -17,9 +17,10 @@ const (
 	ReasonNoEntry              Reason = "no_entry"                // exit with no open journey
 	ReasonInsufficientFunds    Reason = "insufficient_funds"      // balance below the minimum fare at entry
 	ReasonAccountSuspended     Reason = "account_suspended"
-	ReasonNoAccount            Reason = "no_account"  // VNeID account not linked to vnpass
-	ReasonTimeout              Reason = "timeout"     // gate-side: no decision in time
-	ReasonTapTooOld            Reason = "tap_too_old" // reached the cloud after the gate stopped waiting
+	ReasonNoAccount            Reason = "no_account"   // VNeID account not linked to vnpass
+	ReasonTimeout              Reason = "timeout"      // gate-side: no decision in time
+	ReasonTapTooOld            Reason = "tap_too_old"  // reached the cloud after the gate stopped waiting
+	ReasonDeviceClock          Reason = "device_clock" // capture time in the future: the gate's clock is wrong
 	ReasonInternal             Reason = "internal_error"
 )
 
@@ -39,6 +40,7 @@ var reasonText = map[Reason]Display{
 	ReasonNoAccount:            {VI: "Chưa liên kết tài khoản vnpass trên VNeID", EN: "No vnpass account linked on VNeID"},
 	ReasonTimeout:              {VI: "Hệ thống bận, vui lòng thử lại", EN: "System busy, please try again"},
 	ReasonTapTooOld:            {VI: "Hết thời gian chờ, vui lòng thử lại", EN: "Timed out, please try again"},
+	ReasonDeviceClock:          {VI: "Lỗi đồng hồ của cửa, vui lòng liên hệ nhân viên", EN: "Gate clock error, please ask staff"},
 	ReasonInternal:             {VI: "Lỗi hệ thống, vui lòng liên hệ nhân viên", EN: "System error, please ask staff"},
 }
 

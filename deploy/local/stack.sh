@@ -167,7 +167,8 @@ ensure_traversable() {
 # The Debian packages each server needs. `postgresql` is bookworm's PostgreSQL 15.
 packages_for() {
   case $1 in
-    pg) echo postgresql ;;
+    # curl: check.sh and run.sh ask the servers and services over HTTP; a minimal Debian lacks it.
+    pg) echo postgresql curl ;;
     mqtt) echo mosquitto mosquitto-clients ;;
     ch) echo clickhouse-server clickhouse-client ;;
   esac

@@ -15,5 +15,5 @@ deploy/local/check.sh
 
 go vet ./...
 go test -race -count=1 -timeout 12m ./...
-# New inputs the fuzzers find are kept under testdata/fuzz and become regression cases.
+# A failing input the fuzzer finds is written under proto/testdata/fuzz: commit it as a regression case.
 go test -run '^$' -fuzz '^FuzzDecodeTap$' -fuzztime "${VNPASS_FUZZTIME:-15s}" ./proto

@@ -189,6 +189,8 @@ func (h *handlers) topUp(c *fiber.Ctx) error {
 	status := fiber.StatusCreated
 	if err := h.cfg.Accounts.Post(ctx, tx); errors.Is(err, ledger.ErrDuplicate) {
 		status = fiber.StatusOK // the same request again: nothing moved twice
+	} else if errors.Is(err, ledger.ErrKeyConflict) {
+		return authjwt.Problem(c, fiber.StatusConflict, "idempotency-key-reused", "This idempotency_key was used for a different top-up.")
 	} else if err != nil {
 		return err
 	}

@@ -79,6 +79,11 @@ func TestTopUpAndRead(t *testing.T) {
 	if code != 200 || body["balance_vnd"] != float64(150000) {
 		t.Fatalf("repeated top-up: %d %v", code, body)
 	}
+	// The same key for another amount is a client bug, not a repeat.
+	code, body, _ = a.do("POST", "/v1/accounts/vn_an/topups", admin, `{"amount_vnd":200000,"idempotency_key":"pay-1"}`)
+	if code != 409 {
+		t.Fatalf("reused key: %d %v", code, body)
+	}
 	code, body, _ = a.do("GET", "/v1/accounts/vn_an", a.token("vn_an", authjwt.RoleRider), "")
 	if code != 200 || body["balance_vnd"] != float64(150000) || body["status"] != "active" {
 		t.Fatalf("rider reads own account: %d %v", code, body)

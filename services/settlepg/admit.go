@@ -80,23 +80,48 @@ func loadRider(ctx context.Context, tx pgx.Tx, r *admission.Rider) error {
 		return err
 	}
 	r.Exists, r.Status = true, admission.AccountStatus(status)
+	// The newest journey: the open one if there is one, else the last
+	// finished one (for a rider trying again at the exit just used).
 	var j admission.Journey
-	var entryEvent *string
-	err = tx.QueryRow(ctx, `SELECT id, network_id, operator_id, entry_event::text, entry_site, entry_at, category
-		FROM journeys WHERE subject = $1 AND status = 'open'`, r.Subject).
-		Scan(&j.ID, &j.NetworkID, &j.OperatorID, &entryEvent, &j.EntrySite, &j.EntryAt, &j.Category)
+	var entryEvent, exitEvent, entrySite, exitSite, rule *string
+	var entryAt, exitAt *time.Time
+	var fare *decimal.Decimal
+	var jstatus string
+	err = tx.QueryRow(ctx, `SELECT id, network_id, operator_id, entry_event::text, entry_site, entry_at,
+		exit_event::text, exit_site, exit_at, status, fare, fare_rule, category
+		FROM journeys WHERE subject = $1 ORDER BY id DESC LIMIT 1`, r.Subject).
+		Scan(&j.ID, &j.NetworkID, &j.OperatorID, &entryEvent, &entrySite, &entryAt,
+			&exitEvent, &exitSite, &exitAt, &jstatus, &fare, &rule, &j.Category)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	j.Subject, j.Status = r.Subject, admission.JourneyOpen
-	if entryEvent != nil {
-		j.EntryEvent = *entryEvent
+	j.Subject, j.Status = r.Subject, admission.JourneyStatus(jstatus)
+	j.EntryEvent, j.EntrySite, j.ExitEvent, j.ExitSite, j.FareRule = deref(entryEvent), deref(entrySite), deref(exitEvent), deref(exitSite), deref(rule)
+	if entryAt != nil {
+		j.EntryAt = *entryAt
 	}
-	r.Open = &j
+	if exitAt != nil {
+		j.ExitAt = *exitAt
+	}
+	if fare != nil {
+		j.Fare = *fare
+	}
+	if j.Status == admission.JourneyOpen {
+		r.Open = &j
+	} else {
+		r.Last = &j
+	}
 	return nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func nullUUID(s string) any {

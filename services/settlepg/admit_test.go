@@ -332,6 +332,88 @@ func TestStaleTapIsRefused(t *testing.T) {
 	}
 }
 
+// tapAt is tap with a capture time offset from the store clock.
+func (f *fixture) tapAt(kind proto.Kind, site, token string, offset time.Duration) (proto.Tap, []byte) {
+	f.t.Helper()
+	t, _ := f.tap(kind, site, token)
+	t.CapturedAt = proto.At(f.now.Add(offset))
+	b, err := t.Encode()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return t, b
+}
+
+func TestTapTimes(t *testing.T) {
+	f := newFixture(t)
+	f.topUp("vn_clock", 100000)
+	// 1.8 s old: the decision would reach a gate that waits 2 s too late.
+	d, _ := f.handle(f.tapAt(proto.KindMetroEntry, catLinh, "vn_clock", -1800*time.Millisecond))
+	want(t, d, proto.ReasonTapTooOld)
+	d, _ = f.handle(f.tapAt(proto.KindMetroEntry, catLinh, "vn_clock", time.Minute))
+	want(t, d, proto.ReasonDeviceClock)
+	d, _ = f.handle(f.tapAt(proto.KindMetroEntry, catLinh, "vn_clock", 2*time.Second))
+	want(t, d, proto.ReasonOK) // a gate clock a little ahead is tolerated
+	f.checkBooks()
+}
+
+// A rider whose decision reached the gate too late taps again at the same
+// gate: the gate opens, nothing is charged twice.
+func TestRetapAtTheSameStation(t *testing.T) {
+	f := newFixture(t)
+	f.topUp("vn_re", 100000)
+	want(t, f.do(proto.KindMetroEntry, catLinh, "vn_re"), proto.ReasonOK)
+	d := f.do(proto.KindMetroEntry, catLinh, "vn_re") // again, a minute later
+	want(t, d, proto.ReasonOK)
+	want(t, f.do(proto.KindMetroEntry, laThanh, "vn_re"), proto.ReasonPassBack) // elsewhere: pass-back
+	d = f.do(proto.KindMetroExit, yen, "vn_re")
+	want(t, d, proto.ReasonOK)
+	if *d.FareVND != 15000 {
+		t.Fatalf("fare %d", *d.FareVND)
+	}
+	d = f.do(proto.KindMetroExit, yen, "vn_re") // the exit again
+	want(t, d, proto.ReasonOK)
+	if *d.FareVND != 0 || *d.BalanceVND != 85000 || !strings.Contains(d.Display.EN, "Already paid 15.000 ₫") {
+		t.Errorf("exit retap decision %+v", d)
+	}
+	// Past the window, an exit with no entry is a missing entry again.
+	f.now = f.now.Add(3 * time.Minute)
+	d = f.do(proto.KindMetroExit, yen, "vn_re")
+	if *d.FareVND != 15000 || *d.BalanceVND != 70000 {
+		t.Errorf("exit long after: %+v", d)
+	}
+	f.checkBooks()
+}
+
+func TestOverlongJourneys(t *testing.T) {
+	f := newFixture(t)
+	f.topUp("vn_long", 100000)
+	f.topUp("vn_short", 20000)
+	// Exit ten hours after entry: one maximum fare, not two.
+	want(t, f.do(proto.KindMetroEntry, catLinh, "vn_long"), proto.ReasonOK)
+	f.now = f.now.Add(10 * time.Hour)
+	d := f.do(proto.KindMetroExit, laThanh, "vn_long")
+	if !d.Open || *d.FareVND != 15000 || *d.BalanceVND != 85000 {
+		t.Errorf("overlong exit: %+v", d)
+	}
+	// A stale journey is closed at the maximum fare even when the entry
+	// it made room for is then refused for lack of funds; the gate shows
+	// the balance that is stored.
+	want(t, f.do(proto.KindMetroEntry, catLinh, "vn_short"), proto.ReasonOK)
+	f.now = f.now.Add(5 * time.Hour)
+	d = f.do(proto.KindMetroEntry, catLinh, "vn_short")
+	want(t, d, proto.ReasonInsufficientFunds)
+	if *d.BalanceVND != 5000 || !f.balance("vn_short").Equal(money.Dong(5000)) {
+		t.Errorf("decision balance %d, stored %s; want 5000", *d.BalanceVND, f.balance("vn_short"))
+	}
+	f.now = f.now.Add(time.Minute)
+	want(t, f.do(proto.KindMetroEntry, catLinh, "vn_short"), proto.ReasonInsufficientFunds) // not charged again
+	if got := f.balance("vn_short"); !got.Equal(money.Dong(5000)) {
+		t.Errorf("balance %s", got)
+	}
+	f.checkBooks()
+}
+
 func TestMalformedIsCountedNotRecorded(t *testing.T) {
 	f := newFixture(t)
 	tp := proto.Topics{}

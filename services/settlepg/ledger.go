@@ -30,7 +30,7 @@ func post(ctx context.Context, tx pgx.Tx, t ledger.Transaction, at time.Time) er
 		VALUES ($1, $2, $3, $4) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
 		t.Key, t.Kind, t.Memo, at).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("%w: %s", ledger.ErrDuplicate, t.Key)
+		return sameAsPosted(ctx, tx, t)
 	}
 	if err != nil {
 		return fmt.Errorf("post %s: %w", t.Key, err)
@@ -91,7 +91,7 @@ func (s *Store) Account(ctx context.Context, id ledger.AccountID) (ledger.Accoun
 // returns ledger.ErrDuplicate.
 func (s *Store) Post(ctx context.Context, t ledger.Transaction) error {
 	err := s.inTx(ctx, func(tx pgx.Tx) error { return post(ctx, tx, t, s.now()) })
-	if err != nil && !errors.Is(err, ledger.ErrDuplicate) {
+	if err != nil && !errors.Is(err, ledger.ErrDuplicate) && !errors.Is(err, ledger.ErrKeyConflict) {
 		return fmt.Errorf("settlepg: %w", err)
 	}
 	return err
@@ -130,4 +130,33 @@ func (s *Store) Books(ctx context.Context) (Books, error) {
 // Balanced reports whether the books are in order.
 func (b Books) Balanced() bool {
 	return b.Debits.Equal(b.Credits) && b.UnbalancedTx == 0 && b.BalanceDrift == 0 && b.SumOfBalances.IsZero()
+}
+
+// sameAsPosted tells a repeated request (ErrDuplicate) from a reused key
+// (ErrKeyConflict) by comparing with the entries posted under the key.
+func sameAsPosted(ctx context.Context, tx pgx.Tx, t ledger.Transaction) error {
+	rows, err := tx.Query(ctx, `SELECT e.account_id, e.amount FROM ledger_entries e
+		JOIN ledger_transactions t ON t.id = e.transaction_id WHERE t.idempotency_key = $1`, t.Key)
+	if err != nil {
+		return fmt.Errorf("post %s: %w", t.Key, err)
+	}
+	var posted []ledger.Entry
+	for rows.Next() {
+		var e ledger.Entry
+		var acct string
+		if err := rows.Scan(&acct, &e.Amount); err != nil {
+			rows.Close()
+			return err
+		}
+		e.Account = ledger.AccountID(acct)
+		posted = append(posted, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if ledger.SameEntries(posted, t.Entries) {
+		return fmt.Errorf("%w: %s", ledger.ErrDuplicate, t.Key)
+	}
+	return fmt.Errorf("%w: %s", ledger.ErrKeyConflict, t.Key)
 }

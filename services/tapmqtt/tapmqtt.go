@@ -1,8 +1,14 @@
 // Package tapmqtt is the MQTT ingestion of taps: a member of a shared
 // subscription on the taps channel that hands each tap to a Handler,
-// publishes the decision back to the gate and only then acknowledges the
-// tap, so that a tap whose decision was not recorded and sent is delivered
-// again (the Handler's idempotency by event id makes that safe).
+// publishes the decision back to the gate and then acknowledges the tap.
+//
+// The session is clean. With a persistent session the broker keeps
+// routing a stopped replica's share of the taps into its queue, where they
+// wait unanswered until the gates have long given up (measured: half the
+// taps lost to timeouts with one of two replicas down). A tap is made
+// durable by the gate instead, which keeps it until it has a decision and
+// sends it again with the same event id; the Handler's idempotency by event
+// id makes every redelivery safe.
 package tapmqtt
 
 import (
@@ -28,7 +34,7 @@ type Handler interface {
 // Config of an Ingestor.
 type Config struct {
 	BrokerURL, Username, Password string
-	ClientID                      string // stable per replica, e.g. "fare-1": the broker keeps its session
+	ClientID                      string // unique per replica: two connections with one id evict each other
 	Group                         string // shared subscription group, default "fare"
 	Topics                        proto.Topics
 	Workers                       int // concurrent handlers, default 8
@@ -46,6 +52,9 @@ type Ingestor struct {
 	work   chan mqtt.Message
 	wg     sync.WaitGroup
 	stats  Stats
+	// ctx ends when Close stops the workers; in-flight taps finish first.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // Stats counts what the ingestor did.
@@ -76,75 +85,128 @@ func New(cfg Config) (*Ingestor, error) {
 // Stats returns the counters.
 func (in *Ingestor) Stats() *Stats { return &in.stats }
 
-// Start connects, subscribes and starts the workers. Workers stop when ctx
-// ends; call Close after that to disconnect.
+// Start connects, subscribes and starts the workers. ctx bounds only the
+// connection attempt (with ConnectTimeout): a broker that refuses our
+// credentials or does not answer fails Start instead of hanging it.
 func (in *Ingestor) Start(ctx context.Context) error {
+	in.ctx, in.cancel = context.WithCancel(context.Background())
 	filter := in.cfg.Topics.Shared(in.cfg.Group, proto.ChanTaps)
+	onMsg := func(_ mqtt.Client, m mqtt.Message) {
+		in.stats.Received.Add(1)
+		select {
+		case in.work <- m:
+		case <-in.ctx.Done():
+		}
+	}
 	opts := mqtt.NewClientOptions().
 		AddBroker(in.cfg.BrokerURL).
 		SetClientID(in.cfg.ClientID).
 		SetUsername(in.cfg.Username).
 		SetPassword(in.cfg.Password).
-		SetCleanSession(false). // the broker queues our share while we are away
+		SetCleanSession(true). // see the package comment
 		SetAutoReconnect(true).
 		SetMaxReconnectInterval(5 * time.Second).
-		SetConnectRetry(true).
-		SetConnectRetryInterval(time.Second).
+		SetConnectTimeout(5 * time.Second).
 		SetKeepAlive(15 * time.Second).
 		SetAutoAckDisabled(true). // ack after the decision is recorded and sent
 		SetOrderMatters(false).
+		// Messages can arrive before Subscribe has registered its route.
+		SetDefaultPublishHandler(onMsg).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			in.cfg.Log.Warn("mqtt connection lost", "err", err)
+		}).
+		SetReconnectingHandler(func(mqtt.Client, *mqtt.ClientOptions) {
+			in.cfg.Log.Info("mqtt reconnecting", "broker", in.cfg.BrokerURL)
 		})
-	onMsg := func(_ mqtt.Client, m mqtt.Message) {
-		in.stats.Received.Add(1)
-		select {
-		case in.work <- m:
-		case <-ctx.Done():
-		}
-	}
+	// Start returns once the first subscription holds: with a clean
+	// session, a tap published before it would reach nobody.
+	subscribed := make(chan error, 1)
 	opts.SetOnConnectHandler(func(c mqtt.Client) {
 		tok := c.Subscribe(filter, 1, onMsg)
-		if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-			in.cfg.Log.Error("mqtt subscribe failed", "filter", filter, "err", tok.Error())
-			return
+		var err error
+		if !tok.WaitTimeout(10 * time.Second) {
+			err = errors.New("no SUBACK within 10s")
+		} else {
+			err = tok.Error()
 		}
-		in.cfg.Log.Info("mqtt subscribed", "filter", filter, "client_id", in.cfg.ClientID)
+		if st, ok := tok.(*mqtt.SubscribeToken); ok && err == nil && st.Result()[filter] == 0x80 {
+			err = errors.New("subscription refused by the broker")
+		}
+		if err != nil {
+			in.cfg.Log.Error("mqtt subscribe failed", "filter", filter, "err", err)
+		} else {
+			in.cfg.Log.Info("mqtt subscribed", "filter", filter, "client_id", in.cfg.ClientID)
+		}
+		select {
+		case subscribed <- err:
+		default:
+		}
 	})
 	in.client = mqtt.NewClient(opts)
-	for i := 0; i < in.cfg.Workers; i++ {
-		in.wg.Add(1)
-		go in.worker(ctx)
-	}
 	tok := in.client.Connect()
 	select {
 	case <-tok.Done():
 		if err := tok.Error(); err != nil {
-			return fmt.Errorf("tapmqtt: connect %s: %w", in.cfg.BrokerURL, err)
+			return fmt.Errorf("tapmqtt: connect %s as %s: %w", in.cfg.BrokerURL, in.cfg.Username, err)
 		}
 	case <-ctx.Done():
-		return ctx.Err()
+		in.client.Disconnect(0)
+		return fmt.Errorf("tapmqtt: connect %s: %w", in.cfg.BrokerURL, ctx.Err())
+	}
+	select {
+	case err := <-subscribed:
+		if err != nil {
+			in.client.Disconnect(0)
+			return fmt.Errorf("tapmqtt: subscribe %s: %w", filter, err)
+		}
+	case <-ctx.Done():
+		in.client.Disconnect(0)
+		return fmt.Errorf("tapmqtt: subscribe %s: %w", filter, ctx.Err())
+	}
+	for i := 0; i < in.cfg.Workers; i++ {
+		in.wg.Add(1)
+		go in.worker()
 	}
 	return nil
 }
 
-// Close waits for the workers (ctx must have ended) and disconnects.
-// Messages taken but not finished stay unacknowledged and come back.
-func (in *Ingestor) Close() {
-	in.wg.Wait()
-	if in.client != nil {
-		in.client.Disconnect(250)
+// Close stops taking taps, lets the workers finish the taps they hold (up
+// to drain), then disconnects. Taps not finished are not acknowledged.
+func (in *Ingestor) Close(drain time.Duration) {
+	if in.client == nil {
+		return
 	}
+	if in.client.IsConnected() {
+		tok := in.client.Unsubscribe(in.cfg.Topics.Shared(in.cfg.Group, proto.ChanTaps))
+		tok.WaitTimeout(2 * time.Second)
+	}
+	done := make(chan struct{})
+	go func() {
+		// Workers stop once the queue they were handed is empty.
+		for len(in.work) > 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		in.cancel()
+		in.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(drain):
+		in.cancel()
+		in.cfg.Log.Warn("stopping with taps in progress; they are not acknowledged")
+	}
+	in.client.Disconnect(250)
 }
 
-func (in *Ingestor) worker(ctx context.Context) {
+func (in *Ingestor) worker() {
 	defer in.wg.Done()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-in.ctx.Done():
 			return
 		case m := <-in.work:
-			in.process(ctx, m)
+			in.process(in.ctx, m)
 		}
 	}
 }
@@ -173,13 +235,14 @@ func (in *Ingestor) process(ctx context.Context, m mqtt.Message) {
 			continue
 		}
 		tok := in.client.Publish(reply.Topic, 1, false, reply.Payload)
-		if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-			// The decision is recorded; a redelivery of the tap sends it again.
+		if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			// The decision is recorded, and the gate has given up by now;
+			// when it sends the tap again it gets the stored decision.
 			in.stats.PublishErrors.Add(1)
 			in.cfg.Log.Error("decision not published", "event_id", reply.EventID, "err", tok.Error())
-			return
+		} else {
+			in.stats.Replied.Add(1)
 		}
-		in.stats.Replied.Add(1)
 		m.Ack()
 		return
 	}

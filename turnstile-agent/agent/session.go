@@ -63,6 +63,7 @@ func (a *Agent) Connect(ctx context.Context) error {
 		SetDefaultPublishHandler(a.onMessage).
 		SetOrderMatters(true).
 		SetOnConnectHandler(func(c mqtt.Client) { a.onConnect(c, ready) }).
+		SetStore(newCopyStore()).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			a.log.Warn("broker connection lost, reconnecting", "error", err)
 		})

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -83,7 +86,10 @@ func (c *Config) Validate() error {
 		c.Group = "fare"
 	}
 	if c.Instance == "" {
-		c.Instance = "1"
+		host, _ := os.Hostname()
+		b := make([]byte, 3)
+		rand.Read(b)
+		c.Instance = fmt.Sprintf("%s-%x", host, b)
 	}
 	if c.Workers == 0 {
 		c.Workers = 8
@@ -132,13 +138,26 @@ func (c Config) String() string {
 		}
 		return "***"
 	}
-	pg := c.PostgresURL
-	if i := strings.Index(pg, "@"); i > 0 {
-		if j := strings.LastIndex(pg[:i], ":"); j > strings.Index(pg, "//") {
-			pg = pg[:j+1] + "***" + pg[i:]
-		}
-	}
+	pg := maskPostgres(c.PostgresURL)
 	return fmt.Sprintf("pg=%s mqtt=%s user=%s password=%s root=%s group=%s instance=%s workers=%d ch=%s/%s vneid=%s api=%s api_secret=%s pseudonym_key=%s fare_data=%q",
 		pg, c.MQTTURL, c.MQTTUser, mask(c.MQTTPassword), c.Topics.Filter(proto.ChanTaps), c.Group, c.Instance, c.Workers,
 		c.CHAddr, c.CHDatabase, c.VNeIDJWKSURL, c.APIAddr, mask(c.APISecret), mask(c.PseudonymKey), c.FareData)
+}
+
+// maskPostgres hides the password of a PostgreSQL URL or key=value string.
+func maskPostgres(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "***")
+			return strings.Replace(u.String(), "%2A%2A%2A", "***", 1)
+		}
+		return s
+	}
+	f := strings.Fields(s)
+	for i, kv := range f {
+		if strings.HasPrefix(kv, "password=") {
+			f[i] = "password=***"
+		}
+	}
+	return strings.Join(f, " ")
 }

@@ -110,7 +110,10 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := m.Ingest.Start(runCtx); err != nil {
+	connectCtx, cancelConnect := context.WithTimeout(ctx, 30*time.Second)
+	err = m.Ingest.Start(connectCtx)
+	cancelConnect()
+	if err != nil {
 		return err
 	}
 
@@ -187,14 +190,14 @@ func (m *Main) APIAddr() string {
 	return m.ln.Addr().String()
 }
 
-// Close stops taking taps, lets the workers finish, exports what is
-// pending and closes the stores.
+// Close stops taking taps, lets the workers finish the taps they hold,
+// exports what is pending and closes the stores.
 func (m *Main) Close() error {
+	if m.Ingest != nil {
+		m.Ingest.Close(5 * time.Second)
+	}
 	if m.cancel != nil {
 		m.cancel()
-	}
-	if m.Ingest != nil {
-		m.Ingest.Close()
 	}
 	if m.app != nil {
 		m.app.ShutdownWithTimeout(5 * time.Second)

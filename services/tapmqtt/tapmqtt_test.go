@@ -1,0 +1,142 @@
+package tapmqtt
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/vnpass/vnpass/admission"
+	"github.com/vnpass/vnpass/internal/testenv"
+	"github.com/vnpass/vnpass/proto"
+)
+
+// echo decides every tap "ok" and remembers who handled it; it fails the
+// first `fail` calls to stand for a database outage.
+type echo struct {
+	topics  proto.Topics
+	handled atomic.Int64
+	fail    atomic.Int64
+}
+
+func (e *echo) Handle(_ context.Context, topic string, payload []byte) (admission.Reply, error) {
+	t, err := proto.DecodeTap(payload)
+	if err != nil {
+		return admission.Reply{}, err
+	}
+	if e.fail.Add(-1) >= 0 {
+		return admission.Reply{}, errors.New("database away")
+	}
+	e.handled.Add(1)
+	d := proto.Decision{EventID: t.EventID, Open: true, Reason: proto.ReasonOK, Display: proto.ReasonOK.Display(), DecidedAt: proto.At(time.Now())}
+	b, err := d.Encode()
+	return admission.Reply{Topic: e.topics.Decisions(t.Site, t.Device), Payload: b, EventID: t.EventID}, err
+}
+
+func start(t *testing.T, b testenv.MQTT, h Handler) *Ingestor {
+	t.Helper()
+	in, err := New(Config{BrokerURL: b.URL, Username: b.ServiceUser, Password: b.ServicePassword,
+		ClientID: testenv.Name("fare-t-"), Topics: b.Topics, Handler: h, Retry: 20 * time.Millisecond,
+		Log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := in.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+// gate publishes n taps and waits for their decisions.
+func gate(t *testing.T, b testenv.MQTT, n int, junk ...[]byte) (got int) {
+	t.Helper()
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL).SetClientID(testenv.Name("g-")).
+		SetUsername(b.GateUser).SetPassword(b.GatePassword))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer c.Disconnect(100)
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	done := make(chan struct{}, n)
+	c.Subscribe(b.Topics.Decisions("s1", "d1"), 1, func(_ mqtt.Client, m mqtt.Message) {
+		d, err := proto.DecodeDecision(m.Payload())
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !seen[d.EventID] {
+			seen[d.EventID] = true
+			done <- struct{}{}
+		}
+	}).WaitTimeout(5 * time.Second)
+	for _, j := range junk {
+		c.Publish(b.Topics.Taps("s1", "d1"), 1, false, j).WaitTimeout(5 * time.Second)
+	}
+	for i := 0; i < n; i++ {
+		tp := proto.Tap{EventID: proto.NewEventID(time.Now()), Device: "d1", Site: "s1", Kind: proto.KindMetroEntry,
+			Assertion: "a.b.c", CapturedAt: proto.At(time.Now())}
+		p, _ := tp.Encode()
+		if tok := c.Publish(b.Topics.Taps("s1", "d1"), 1, false, p); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+	}
+	timeout := time.After(10 * time.Second)
+	for got < n {
+		select {
+		case <-done:
+			got++
+		case <-timeout:
+			return got
+		}
+	}
+	return got
+}
+
+// A replica that dies without unsubscribing must not keep a share of the
+// taps: with clean sessions the broker forgets it at once.
+func TestDeadReplicaTakesNoShare(t *testing.T) {
+	b := testenv.Broker(t)
+	h1, h2 := &echo{topics: b.Topics}, &echo{topics: b.Topics}
+	live := start(t, b, h1)
+	defer live.Close(time.Second)
+	dead := start(t, b, h2)
+	dead.client.Disconnect(0) // no unsubscribe, as in a crash
+	dead.cancel()
+	if got := gate(t, b, 100); got != 100 {
+		t.Fatalf("%d of 100 taps answered with one replica dead", got)
+	}
+	if h1.handled.Load() != 100 {
+		t.Errorf("live replica handled %d", h1.handled.Load())
+	}
+}
+
+// Malformed taps are acknowledged and counted; a failing handler is
+// retried until the tap is recorded.
+func TestMalformedAndRetries(t *testing.T) {
+	b := testenv.Broker(t)
+	h := &echo{topics: b.Topics}
+	h.fail.Store(3)
+	in := start(t, b, h)
+	defer in.Close(time.Second)
+	if got := gate(t, b, 5, []byte("{"), []byte(`{"v":1}`)); got != 5 {
+		t.Fatalf("%d of 5 answered", got)
+	}
+	waitFor := time.Now().Add(5 * time.Second)
+	for (in.Stats().Malformed.Load() != 2 || in.Stats().Replied.Load() != 5) && time.Now().Before(waitFor) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	s := in.Stats()
+	if s.Malformed.Load() != 2 || s.Retries.Load() != 3 || s.Replied.Load() != 5 {
+		t.Errorf("malformed %d, retries %d, replied %d", s.Malformed.Load(), s.Retries.Load(), s.Replied.Load())
+	}
+}
