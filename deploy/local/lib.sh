@@ -4,21 +4,47 @@
 VNPASS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VNPASS_STATE_DIR=${VNPASS_STATE:-$VNPASS_ROOT/.run}
 
-# need_go: Go 1.26 or newer on PATH (or at /usr/local/go, where our machines keep it).
+# need_go: Go 1.26 or newer. Found on PATH or at /usr/local/go, or else
+# fetched once as the official toolchain module from the Go module proxy
+# (what `GOTOOLCHAIN` does; Debian 12's own golang is 1.19, too old).
+VNPASS_GO_VERSION=1.26.8
 need_go() {
-  if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then
+  if ! go_ok && [[ -x /usr/local/go/bin/go ]]; then
     export PATH=/usr/local/go/bin:$PATH
   fi
-  command -v go >/dev/null 2>&1 || {
-    echo "vnpass: Go 1.26+ is needed (https://go.dev/dl/, unpacked into /usr/local/go); Debian's golang package is too old" >&2
-    exit 1
-  }
-  local v
-  v=$(go env GOVERSION | sed 's/^go//')
-  if [[ $(printf '%s\n1.26\n' "${v%%[a-z]*}" | sort -V | head -n1) != 1.26 ]]; then
-    echo "vnpass: Go $v found, 1.26 or newer needed" >&2
-    exit 1
+  go_ok && return 0
+  local dest=/usr/local/lib/vnpass-go$VNPASS_GO_VERSION
+  if [[ ! -x $dest/bin/go ]]; then
+    install_go "$dest"
   fi
+  export PATH=$dest/bin:$PATH
+  go_ok || { echo "vnpass: could not set up Go $VNPASS_GO_VERSION" >&2; exit 1; }
+}
+
+go_ok() {
+  command -v go >/dev/null 2>&1 || return 1
+  local v
+  v=$(go env GOVERSION 2>/dev/null | sed 's/^go//')
+  [[ -n $v && $(printf '%s\n1.26\n' "${v%%[a-z]*}" | sort -V | head -n1) == 1.26 ]]
+}
+
+install_go() {
+  local dest=$1 arch tmp proxy
+  arch=$(dpkg --print-architecture)
+  echo "vnpass: fetching Go $VNPASS_GO_VERSION (linux-$arch) from the Go module proxy into $dest" >&2
+  if ! command -v curl >/dev/null || ! command -v unzip >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get -q update </dev/null >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get -q -y install curl unzip ca-certificates </dev/null >/dev/null
+  fi
+  proxy=${GOPROXY:-https://proxy.golang.org}
+  proxy=${proxy%%,*}
+  [[ $proxy == off || $proxy == direct ]] && proxy=https://proxy.golang.org
+  tmp=$(mktemp -d)
+  curl -fsSL -o "$tmp/go.zip" "$proxy/golang.org/toolchain/@v/v0.0.1-go$VNPASS_GO_VERSION.linux-$arch.zip"
+  unzip -q "$tmp/go.zip" -d "$tmp"
+  mkdir -p "$(dirname "$dest")"
+  mv "$tmp/golang.org/toolchain@v0.0.1-go$VNPASS_GO_VERSION.linux-$arch" "$dest"
+  rm -rf "$tmp"
 }
 
 # load_env: the servers' addresses and credentials, then the application
