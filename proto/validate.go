@@ -26,6 +26,20 @@ func checkID(field, s string) error {
 	return nil
 }
 
+// checkDevice checks the fields that name a device in every message.
+func checkDevice(device, site string, kind Kind) error {
+	if err := checkID("device", device); err != nil {
+		return err
+	}
+	if err := checkID("site", site); err != nil {
+		return err
+	}
+	if !kind.Valid() {
+		return fmt.Errorf("kind %q unknown", kind)
+	}
+	return nil
+}
+
 // CheckID reports whether s is a valid site or device id.
 func CheckID(s string) error { return checkID("id", s) }
 
@@ -43,14 +57,8 @@ func (m *Tap) validate() error {
 	if err := CheckEventID(m.EventID); err != nil {
 		return err
 	}
-	if err := checkID("device", m.Device); err != nil {
+	if err := checkDevice(m.Device, m.Site, m.Kind); err != nil {
 		return err
-	}
-	if err := checkID("site", m.Site); err != nil {
-		return err
-	}
-	if !m.Kind.Valid() {
-		return fmt.Errorf("kind %q unknown", m.Kind)
 	}
 	if m.Assertion == "" {
 		return errors.New("assertion: missing")
@@ -119,14 +127,8 @@ func (m *Decision) validate() error {
 }
 
 func (m *Status) validate() error {
-	if err := checkID("device", m.Device); err != nil {
+	if err := checkDevice(m.Device, m.Site, m.Kind); err != nil {
 		return err
-	}
-	if err := checkID("site", m.Site); err != nil {
-		return err
-	}
-	if !m.Kind.Valid() {
-		return fmt.Errorf("kind %q unknown", m.Kind)
 	}
 	if m.State != StateOnline && m.State != StateOffline {
 		return fmt.Errorf("state %q unknown", m.State)
@@ -147,14 +149,8 @@ func (m *Config) validate() error {
 	if m.Version <= 0 {
 		return errors.New("version: must be positive")
 	}
-	if err := checkID("device", m.Device); err != nil {
+	if err := checkDevice(m.Device, m.Site, m.Kind); err != nil {
 		return err
-	}
-	if err := checkID("site", m.Site); err != nil {
-		return err
-	}
-	if !m.Kind.Valid() {
-		return fmt.Errorf("kind %q unknown", m.Kind)
 	}
 	if m.DecisionTimeoutMS < 100 || m.DecisionTimeoutMS > 30000 {
 		return fmt.Errorf("decision_timeout_ms: %d outside 100-30000", m.DecisionTimeoutMS)
