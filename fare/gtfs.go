@@ -3,8 +3,12 @@ package fare
 import (
 	"fmt"
 	"io/fs"
+	"maps"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/shopspring/decimal"
 )
@@ -19,6 +23,7 @@ const (
 	fileAreas         = "areas.txt"
 	fileStopAreas     = "stop_areas.txt"
 	fileFareLegRules  = "fare_leg_rules.txt"
+	fileFareTransfers = "fare_transfer_rules.txt"
 )
 
 const (
@@ -26,50 +31,71 @@ const (
 	// maxAmountDigits bounds an amount at under a trillion dong: far above any
 	// fare, far below trouble.
 	maxAmountDigits = 12
+	// Bounds on a pass's validity and a transfer's time limit: generous, but
+	// small enough that time arithmetic cannot overflow.
+	maxPassDays      = 366
+	maxPassMonths    = 12
+	maxDurationLimit = 7 * 24 * 60 * 60
+	maxTransferCount = 1000
 )
 
 // LoadGTFS reads and validates GTFS Fares v2 files from fsys: the embedded
-// HanoiData or an operator's directory (os.DirFS). Files are CSV with a
-// header, UTF-8 with or without a byte order mark, LF or CRLF line ends.
+// HanoiData or HCMCData, or an operator's directory (os.DirFS). Files are CSV
+// with a header, UTF-8 with or without a byte order mark, LF or CRLF line ends.
 //
 // Required: networks.txt (with the vnpass column operator_id), stops.txt,
 // areas.txt, stop_areas.txt, fare_products.txt, fare_leg_rules.txt.
-// Optional: rider_categories.txt, fare_media.txt. Other files are ignored.
+// Optional: rider_categories.txt, fare_media.txt, fare_transfer_rules.txt.
+// Other files are ignored.
 //
 // Every error wraps ErrInvalidData; each *DataError names file, line and
 // field. All problems of the first broken file are reported together.
 //
-// What this slice supports of Fares v2, and why the rest is refused rather
-// than ignored (a silently ignored rule would misprice):
-//   - fare_leg_rules.txt rows name network_id, from_area_id and to_area_id
-//     explicitly; empty (wildcard) areas, timeframes and rule_priority are
-//     rejected as not supported yet.
+// What is supported of Fares v2, and why the rest is refused rather than
+// ignored (a silently ignored rule would misprice):
+//   - a journey's fare comes from a fare_leg_rules.txt row naming network_id,
+//     from_area_id and to_area_id explicitly; timeframes and a non-zero
+//     rule_priority are rejected as not supported yet.
+//   - a pass (a fare product with the vnpass columns vnpass_duration_amount
+//     and vnpass_duration_unit) is sold for a network by a rule with both
+//     areas empty; the file must then have a rule_priority column, under which
+//     GTFS reads an empty area as "any area".
 //   - a stop belongs to one area and an area is priced in one network; that
 //     network is the stop's network.
-//   - amounts are whole, non-negative VND (negative transfer discounts come
-//     with fare_transfer_rules.txt).
+//   - amounts are whole VND; only a product no leg rule uses (a transfer
+//     discount) may be negative.
 //   - a fare product may have rows per rider category and fare medium, but
 //     for one rider category all its media must cost the same.
+//   - rider_categories.txt may carry the vnpass column vnpass_eligibility,
+//     which says which VNeID attributes qualify a rider (see Category).
 func LoadGTFS(fsys fs.FS) (*Table, error) {
 	l := &loader{
 		fsys: fsys,
 		t: &Table{
-			networks: make(map[string]Network),
-			stops:    make(map[string]Stop),
-			rules:    make(map[odKey]legRule),
-			bounds:   make(map[string]fareBounds),
+			networks:   make(map[string]Network),
+			stops:      make(map[string]Stop),
+			categories: []category{{}},
+			catIndex:   make(map[string]int),
+			rules:      make(map[odKey]odFares),
+			bounds:     make(map[netCat]fareBounds),
+			ranked:     make(map[string][]int),
+			passes:     make(map[string]*passProduct),
+			caps:       make(map[netCat]capPair),
+			namedFrom:  make(map[string]bool),
+			namedTo:    make(map[string]bool),
 		},
-		categories: make(map[string]int),
-		media:      make(map[string]int),
-		products:   make(map[string][]productRow),
-		areas:      make(map[string]int),
-		stopArea:   make(map[string]int),
+		media:     make(map[string]int),
+		products:  make(map[string]*productInfo),
+		areas:     make(map[string]int),
+		stopArea:  make(map[string]int),
+		legGroups: make(map[string]int),
+		offered:   make(map[netCat]bool),
 	}
 	// Each file only refers to files read before it, so stopping at the
 	// first broken file avoids a cascade of "unknown ..." errors.
 	steps := []func(){
 		l.readNetworks, l.readRiderCategories, l.readFareMedia, l.readFareProducts,
-		l.readStops, l.readAreas, l.readStopAreas, l.readFareLegRules,
+		l.readStops, l.readAreas, l.readStopAreas, l.readFareLegRules, l.readFareTransferRules,
 	}
 	for _, step := range steps {
 		step()
@@ -77,6 +103,7 @@ func LoadGTFS(fsys fs.FS) (*Table, error) {
 			return nil, l.errs.err()
 		}
 	}
+	l.rankCategories()
 	return l.t, nil
 }
 
@@ -85,20 +112,40 @@ type loader struct {
 	errs errList
 	t    *Table
 
-	categories map[string]int // rider_category_id -> line
-	media      map[string]int // fare_media_id -> line
-	products   map[string][]productRow
-	areas      map[string]int // area_id -> line
-	stopArea   map[string]int // stop_id -> line in stop_areas.txt
+	media     map[string]int // fare_media_id -> line
+	products  map[string]*productInfo
+	areas     map[string]int // area_id -> line
+	stopArea  map[string]int // stop_id -> line in stop_areas.txt
+	legGroups map[string]int // leg_group_id -> first line in fare_leg_rules.txt
+	// offered: the category has a fare of its own (a product row naming it)
+	// in the network, so Category may derive it there.
+	offered map[netCat]bool
 }
 
-// productRow is one row of fare_products.txt; several rows may share a
-// fare_product_id (one per rider category and fare medium).
+// productInfo is every row of one fare_product_id in fare_products.txt
+// (one per rider category and fare medium).
+type productInfo struct {
+	rows []productRow
+	dur  duration // zero unless the product is a pass
+}
+
 type productRow struct {
 	line     int
 	category string
 	media    string
 	amount   decimal.Decimal
+}
+
+func (p *productInfo) isPass() bool { return p != nil && p.dur.amount > 0 }
+
+// negative returns the first row with a negative amount.
+func (p *productInfo) negative() (productRow, bool) {
+	for _, r := range p.rows {
+		if r.amount.IsNegative() {
+			return r, true
+		}
+	}
+	return productRow{}, false
 }
 
 func (l *loader) fail(r row, field, value, reason string) {
@@ -133,6 +180,21 @@ func (l *loader) ref(r row, field, id, kind string, defined bool) bool {
 	return defined
 }
 
+// integer reads an optional whole number within [lo, hi]; ok is false when
+// the value is present but wrong (and reported).
+func (l *loader) integer(r row, field string, lo, hi int) (n int, set, ok bool) {
+	v := r.get(field)
+	if v == "" {
+		return 0, false, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		l.fail(r, field, v, fmt.Sprintf("must be a whole number from %d to %d", lo, hi))
+		return 0, true, false
+	}
+	return n, true, true
+}
+
 func (l *loader) readNetworks() {
 	f := readFeedFile(l.fsys, fileNetworks, true, []string{"network_id", "operator_id"}, &l.errs)
 	if f == nil {
@@ -154,13 +216,16 @@ func (l *loader) readRiderCategories() {
 	if f == nil {
 		return
 	}
+	seen := make(map[string]int)
 	defaultLine := 0
 	for _, r := range f.rows {
 		id, ok := l.need(r, "rider_category_id")
-		_, ok2 := l.need(r, "rider_category_name")
-		if !ok || !ok2 || !l.define(l.categories, r, "rider_category_id", id) {
+		name, ok2 := l.need(r, "rider_category_name")
+		if !ok || !ok2 || !l.define(seen, r, "rider_category_id", id) {
 			continue
 		}
+		c := category{id: id, name: name, line: r.line}
+		isDefault := false
 		switch v := r.get("is_default_fare_category"); v {
 		case "", "0":
 		case "1":
@@ -168,11 +233,38 @@ func (l *loader) readRiderCategories() {
 				l.fail(r, "is_default_fare_category", v, fmt.Sprintf("a second default category (first at line %d)", defaultLine))
 				continue
 			}
-			defaultLine = r.line
-			l.t.category = id
+			isDefault = true
 		default:
 			l.fail(r, "is_default_fare_category", v, "must be 0, 1 or empty")
+			continue
 		}
+		if u := r.get("eligibility_url"); u != "" {
+			p, err := url.Parse(u)
+			if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+				l.fail(r, "eligibility_url", u, "must be a full http or https URL")
+				continue
+			}
+			c.url = u
+		}
+		if v := r.get(columnEligibility); v != "" {
+			e, reason := parseEligibility(v)
+			if reason != "" {
+				l.fail(r, columnEligibility, v, reason)
+				continue
+			}
+			if isDefault {
+				l.fail(r, columnEligibility, v, "the default category is everyone's; leave it empty")
+				continue
+			}
+			c.elig = e
+		}
+		if isDefault {
+			defaultLine = r.line
+			l.t.category = id
+			l.t.defaultCat = len(l.t.categories)
+		}
+		l.t.catIndex[id] = len(l.t.categories)
+		l.t.categories = append(l.t.categories, c)
 	}
 }
 
@@ -196,6 +288,13 @@ func (l *loader) readFareMedia() {
 	}
 }
 
+// The vnpass extension columns of fare_products.txt that make a product a
+// pass. GTFS Fares v2 has no place for a product's validity yet.
+const (
+	columnDurationAmount = "vnpass_duration_amount"
+	columnDurationUnit   = "vnpass_duration_unit"
+)
+
 func (l *loader) readFareProducts() {
 	f := readFeedFile(l.fsys, fileFareProducts, true, []string{"fare_product_id", "amount", "currency"}, &l.errs)
 	if f == nil {
@@ -203,13 +302,14 @@ func (l *loader) readFareProducts() {
 	}
 	type pk struct{ product, category, media string }
 	seen := make(map[pk]int)
+	durLine := make(map[string]int)
 	for _, r := range f.rows {
 		id, ok := l.need(r, "fare_product_id")
 		if !ok {
 			continue
 		}
 		p := productRow{line: r.line, category: r.get("rider_category_id"), media: r.get("fare_media_id")}
-		if p.category != "" && !l.ref(r, "rider_category_id", p.category, "rider category", l.categories[p.category] != 0) {
+		if p.category != "" && !l.ref(r, "rider_category_id", p.category, "rider category", l.t.catIndex[p.category] != 0) {
 			continue
 		}
 		if p.media != "" && !l.ref(r, "fare_media_id", p.media, "fare medium", l.media[p.media] != 0) {
@@ -229,43 +329,91 @@ func (l *loader) readFareProducts() {
 			continue
 		}
 		p.amount = amount
+		dur, ok := l.duration(r)
+		if !ok {
+			continue
+		}
+		if dur.amount > 0 && amount.IsNegative() {
+			l.fail(r, "amount", r.get("amount"), "a pass cannot cost a negative amount")
+			continue
+		}
 		key := pk{id, p.category, p.media}
 		if first, dup := seen[key]; dup {
 			l.fail(r, "fare_product_id", id, fmt.Sprintf("duplicate for rider category %q and fare medium %q, first at line %d", p.category, p.media, first))
 			continue
 		}
 		seen[key] = r.line
-		// Pricing does not choose a fare medium yet, so the media of one
+		info := l.products[id]
+		if info == nil {
+			info = &productInfo{dur: dur}
+			l.products[id] = info
+			durLine[id] = r.line
+		} else if info.dur != dur {
+			field := columnDurationAmount
+			if info.dur.amount == dur.amount {
+				field = columnDurationUnit
+			}
+			l.fail(r, field, r.get(field), fmt.Sprintf("differs from line %d for the same fare_product_id", durLine[id]))
+			continue
+		}
+		// Pricing does not choose a fare medium, so the media of one
 		// product must agree on the price for each rider category.
-		for _, q := range l.products[id] {
+		for _, q := range info.rows {
 			if q.category == p.category && !q.amount.Equal(p.amount) {
 				l.fail(r, "amount", r.get("amount"), fmt.Sprintf("differs from line %d for the same fare_product_id and rider category %q; pricing by fare medium is not supported yet", q.line, p.category))
 				break
 			}
 		}
-		l.products[id] = append(l.products[id], p)
+		info.rows = append(info.rows, p)
 	}
 }
 
+// duration reads the vnpass validity columns of a product row: both or neither.
+func (l *loader) duration(r row) (duration, bool) {
+	amountText, unit := r.get(columnDurationAmount), r.get(columnDurationUnit)
+	switch {
+	case amountText == "" && unit == "":
+		return duration{}, true
+	case amountText == "":
+		l.fail(r, columnDurationAmount, "", "missing value ("+columnDurationUnit+" is set)")
+		return duration{}, false
+	case unit == "":
+		l.fail(r, columnDurationUnit, "", "missing value ("+columnDurationAmount+" is set)")
+		return duration{}, false
+	}
+	limit := 0
+	switch unit {
+	case durationDay:
+		limit = maxPassDays
+	case durationMonth:
+		limit = maxPassMonths
+	default:
+		l.fail(r, columnDurationUnit, unit, "must be day or month")
+		return duration{}, false
+	}
+	n, _, ok := l.integer(r, columnDurationAmount, 1, limit)
+	if !ok {
+		return duration{}, false
+	}
+	return duration{amount: n, unit: unit}, true
+}
+
 // parseAmount reads a GTFS currency amount in VND: a plain decimal number
-// (no sign, exponent or separators) that is a whole number of dong. It returns
-// a reason when the text is not one.
+// (no exponent or separators, an optional minus for a transfer discount) that
+// is a whole number of dong. It returns a reason when the text is not one.
 func parseAmount(s string) (decimal.Decimal, string) {
 	if s == "" {
 		return decimal.Decimal{}, "missing value"
 	}
-	digits, negative := strings.CutPrefix(s, "-")
+	digits, _ := strings.CutPrefix(s, "-")
 	intPart, frac, hasDot := strings.Cut(digits, ".")
 	if !allDigits(intPart) || (hasDot && !allDigits(frac)) {
 		return decimal.Decimal{}, "not a number"
 	}
-	if negative {
-		return decimal.Decimal{}, "negative amount"
-	}
 	if len(strings.TrimLeft(intPart, "0")) > maxAmountDigits {
 		return decimal.Decimal{}, "amount too large"
 	}
-	d, err := decimal.NewFromString(digits)
+	d, err := decimal.NewFromString(s)
 	if err != nil {
 		return decimal.Decimal{}, "not a number"
 	}
@@ -372,26 +520,52 @@ func (l *loader) readFareLegRules() {
 	}
 	seen := make(map[pk]int)
 	areaNet := make(map[string]areaNetwork)
-	defaultLine := make(map[odKey]int)
+	passLine := make(map[string]int)
+	// With a rule_priority column, GTFS reads an empty area as "any area";
+	// without one, as "every area no other rule names".
+	anyArea := f.has("rule_priority")
+	negReported := make(map[string]bool)
 
 	for _, r := range f.rows {
 		bad := false
-		for _, field := range []string{"from_timeframe_group_id", "to_timeframe_group_id", "rule_priority"} {
+		for _, field := range []string{"from_timeframe_group_id", "to_timeframe_group_id"} {
 			if v := r.get(field); v != "" {
 				l.fail(r, field, v, "not supported yet")
 				bad = true
 			}
+		}
+		if v := r.get("rule_priority"); v != "" && v != "0" {
+			l.fail(r, "rule_priority", v, "not supported yet")
+			bad = true
 		}
 		net, okNet := l.need(r, "network_id")
 		if okNet {
 			_, known := l.t.networks[net]
 			okNet = l.ref(r, "network_id", net, "network", known)
 		}
-		from, okFrom := l.area(r, "from_area_id")
-		to, okTo := l.area(r, "to_area_id")
+		product := r.get("fare_product_id")
+		info := l.products[product]
+		var from, to string
+		okFrom, okTo := true, true
+		if info.isPass() {
+			okFrom = l.passArea(r, "from_area_id", anyArea)
+			okTo = okFrom && l.passArea(r, "to_area_id", anyArea)
+		} else {
+			from, okFrom = l.area(r, "from_area_id")
+			to, okTo = l.area(r, "to_area_id")
+		}
 		product, okProduct := l.need(r, "fare_product_id")
 		if okProduct {
-			okProduct = l.ref(r, "fare_product_id", product, "fare product", len(l.products[product]) > 0)
+			okProduct = l.ref(r, "fare_product_id", product, "fare product", info != nil)
+		}
+		if okProduct {
+			if neg, isNeg := info.negative(); isNeg {
+				if !negReported[product] {
+					l.fail(r, "fare_product_id", product, fmt.Sprintf("amount %s at %s:%d is negative; only a transfer discount (a product of %s) may be negative", neg.amount, fileFareProducts, neg.line, fileFareTransfers))
+				}
+				negReported[product] = true
+				okProduct = false
+			}
 		}
 		if bad || !okNet || !okFrom || !okTo || !okProduct {
 			continue
@@ -403,6 +577,16 @@ func (l *loader) readFareLegRules() {
 			continue
 		}
 		seen[key] = r.line
+		if g := r.get("leg_group_id"); g != "" {
+			if _, ok := l.legGroups[g]; !ok {
+				l.legGroups[g] = r.line
+			}
+		}
+
+		if info.isPass() {
+			l.passRule(r, net, product, info, passLine)
+			continue
+		}
 
 		// The network whose rules name a station's area is the station's
 		// network: it decides which fare matrix and operator apply.
@@ -421,36 +605,7 @@ func (l *loader) readFareLegRules() {
 		if conflict {
 			continue
 		}
-
-		amount, applies := l.amountFor(product)
-		if !applies {
-			continue // a product for other rider categories; priced by later slices
-		}
-		od := odKey{net, from, to}
-		if first, dup := defaultLine[od]; dup {
-			l.fail(r, "", "", fmt.Sprintf("second fare for network %q from %q to %q (rider category %q), first at line %d", net, from, to, l.t.category, first))
-			continue
-		}
-		defaultLine[od] = r.line
-		rule := legRule{
-			id:       fmt.Sprintf("%s:%d", fileFareLegRules, r.line),
-			legGroup: r.get("leg_group_id"),
-			product:  product,
-			amount:   amount,
-		}
-		l.t.rules[od] = rule
-		// File order breaks ties, so the same data always quotes the same product.
-		b, ok := l.t.bounds[net]
-		if !ok {
-			b = fareBounds{min: rule, max: rule}
-		}
-		if rule.amount.LessThan(b.min.amount) {
-			b.min = rule
-		}
-		if rule.amount.GreaterThan(b.max.amount) {
-			b.max = rule
-		}
-		l.t.bounds[net] = b
+		l.odRule(r, odKey{net, from, to}, product, info)
 	}
 	if l.errs.failed() {
 		return
@@ -464,9 +619,96 @@ func (l *loader) readFareLegRules() {
 		s.OperatorID = l.t.networks[an.network].OperatorID
 		l.t.stops[id] = s
 	}
+	l.capsFromPasses()
 }
 
-// area reads a from_area_id or to_area_id, which this slice requires.
+// odRule records the fare of every rider category that a rule's product
+// prices. Per category and pair, one rule may price it; a product row naming
+// the category wins over a row for any category.
+func (l *loader) odRule(r row, od odKey, product string, info *productInfo) {
+	fares, ok := l.t.rules[od]
+	if !ok {
+		fares = make(odFares, len(l.t.categories))
+		l.t.rules[od] = fares
+	}
+	id := fmt.Sprintf("%s:%d", fileFareLegRules, r.line)
+	group := r.get("leg_group_id")
+	// The default category first, so that its clash is the one reported.
+	order := append([]int{l.t.defaultCat}, l.otherCategories()...)
+	var updates []int
+	for _, c := range order {
+		p, specific, ok := l.amountFor(info, c)
+		if !ok {
+			continue
+		}
+		prev := fares[c]
+		switch {
+		case !prev.ok || (specific && !prev.specific):
+		case prev.specific && !specific:
+			continue
+		default:
+			l.fail(r, "", "", fmt.Sprintf("second fare for network %q from %q to %q (rider category %q), first at %s", od.network, od.from, od.to, l.t.categories[c].id, strings.Replace(prev.rule, fileFareLegRules+":", "line ", 1)))
+			return
+		}
+		fares[c] = catFare{
+			ok: true, specific: specific, rule: id, legGroup: group, product: product,
+			row: fmt.Sprintf("%s:%d", fileFareProducts, p.line), amount: p.amount,
+		}
+		updates = append(updates, c)
+	}
+	for _, c := range updates {
+		cf := fares[c]
+		k := netCat{od.network, c}
+		if cf.specific {
+			l.offered[k] = true
+		}
+		// File order breaks ties, so the same data always quotes the same product.
+		b, ok := l.t.bounds[k]
+		if !ok {
+			b = fareBounds{min: cf, max: cf}
+		}
+		if cf.amount.LessThan(b.min.amount) {
+			b.min = cf
+		}
+		if cf.amount.GreaterThan(b.max.amount) {
+			b.max = cf
+		}
+		l.t.bounds[k] = b
+	}
+}
+
+// otherCategories lists every category index but the default, in order.
+func (l *loader) otherCategories() []int {
+	out := make([]int, 0, len(l.t.categories))
+	for i := range l.t.categories {
+		if i != l.t.defaultCat {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// passRule records the network a pass is sold for.
+func (l *loader) passRule(r row, net, product string, info *productInfo, passLine map[string]int) {
+	if p, ok := l.t.passes[product]; ok {
+		l.fail(r, "network_id", net, fmt.Sprintf("pass %q already covers network %q at line %d; a pass covers one network", product, p.network, passLine[product]))
+		return
+	}
+	passLine[product] = r.line
+	p := &passProduct{id: product, network: net, dur: info.dur, byCat: make([]catFare, len(l.t.categories))}
+	for c := range l.t.categories {
+		if row, specific, ok := l.amountFor(info, c); ok {
+			p.byCat[c] = catFare{
+				ok: true, specific: specific, rule: fmt.Sprintf("%s:%d", fileFareLegRules, r.line),
+				product: product, row: fmt.Sprintf("%s:%d", fileFareProducts, row.line), amount: row.amount,
+			}
+		}
+	}
+	l.t.passes[product] = p
+}
+
+// area reads a from_area_id or to_area_id of a journey's fare, which must
+// name an area.
 func (l *loader) area(r row, field string) (string, bool) {
 	v := r.get(field)
 	if v == "" {
@@ -476,21 +718,164 @@ func (l *loader) area(r row, field string) (string, bool) {
 	return v, l.ref(r, field, v, "area", l.areas[v] != 0)
 }
 
-// amountFor resolves a product's amount for the default rider category: a row
-// for that category wins over a row for any category (empty rider_category_id).
+// passArea checks an area of a pass's rule: empty, in a file whose
+// rule_priority column makes empty mean "any area".
+func (l *loader) passArea(r row, field string, anyArea bool) bool {
+	if v := r.get(field); v != "" {
+		l.fail(r, field, v, "a pass covers its whole network; leave from_area_id and to_area_id empty")
+		return false
+	}
+	if !anyArea {
+		l.fail(r, field, "", "empty, but without a rule_priority column GTFS matches an empty area only to areas no other rule names; add the column (it may stay empty) so that the pass covers any area")
+		return false
+	}
+	return true
+}
+
+// amountFor resolves a product's row for category c: a row naming the
+// category wins over a row for any category (empty rider_category_id).
+// categories[0] ("no category") takes only rows for any category.
 // readFareProducts has ensured the rows of one category agree on the amount.
-func (l *loader) amountFor(product string) (decimal.Decimal, bool) {
+func (l *loader) amountFor(info *productInfo, c int) (row productRow, specific, ok bool) {
+	id := l.t.categories[c].id
 	var anyCategory *productRow
-	for i, p := range l.products[product] {
+	for i, p := range info.rows {
 		switch {
-		case p.category != "" && p.category == l.t.category:
-			return p.amount, true
+		case c != 0 && p.category == id:
+			return p, true, true
 		case p.category == "" && anyCategory == nil:
-			anyCategory = &l.products[product][i]
+			anyCategory = &info.rows[i]
 		}
 	}
 	if anyCategory == nil {
-		return decimal.Decimal{}, false
+		return productRow{}, false, false
 	}
-	return anyCategory.amount, true
+	return *anyCategory, false, true
+}
+
+// capsFromPasses sets each network's daily and monthly caps per category: the
+// cheapest 1-day and 1-month pass the category can buy there.
+func (l *loader) capsFromPasses() {
+	for _, id := range slices.Sorted(maps.Keys(l.t.passes)) {
+		p := l.t.passes[id]
+		if p.dur.amount != 1 {
+			continue
+		}
+		for c, cf := range p.byCat {
+			if !cf.ok {
+				continue
+			}
+			k := netCat{p.network, c}
+			pair := l.t.caps[k]
+			lim := &pair.day
+			if p.dur.unit == durationMonth {
+				lim = &pair.month
+			}
+			if !lim.ok || cf.amount.LessThan(lim.amount) {
+				*lim = capLimit{ok: true, amount: cf.amount, product: p.id, row: cf.row}
+			}
+			l.t.caps[k] = pair
+		}
+	}
+}
+
+func (l *loader) readFareTransferRules() {
+	f := readFeedFile(l.fsys, fileFareTransfers, false, []string{"fare_transfer_type"}, &l.errs)
+	if f == nil {
+		return
+	}
+	type pk struct {
+		from, to, product string
+		count             int
+		limit             time.Duration
+	}
+	seen := make(map[pk]int)
+	for _, r := range f.rows {
+		tr := transferRule{id: fmt.Sprintf("%s:%d", fileFareTransfers, r.line)}
+		ok := true
+		for _, g := range []struct {
+			field string
+			dst   *string
+		}{{"from_leg_group_id", &tr.from}, {"to_leg_group_id", &tr.to}} {
+			*g.dst = r.get(g.field)
+			if *g.dst != "" {
+				_, known := l.legGroups[*g.dst]
+				ok = l.ref(r, g.field, *g.dst, "leg group (no leg_group_id in "+fileFareLegRules+")", known) && ok
+			}
+		}
+		count, countSet, okCount := l.integer(r, "transfer_count", -1, maxTransferCount)
+		switch {
+		case !okCount:
+			ok = false
+		case countSet && count == 0:
+			l.fail(r, "transfer_count", r.get("transfer_count"), "must be -1 (no limit) or at least 1")
+			ok = false
+		case countSet && tr.from != tr.to:
+			l.fail(r, "transfer_count", r.get("transfer_count"), "forbidden when from_leg_group_id and to_leg_group_id differ")
+			ok = false
+		case !countSet && tr.from == tr.to:
+			l.fail(r, "transfer_count", "", "missing value (required when from_leg_group_id equals to_leg_group_id)")
+			ok = false
+		}
+		tr.count = count
+		limit, limitSet, okLimit := l.integer(r, "duration_limit", 1, maxDurationLimit)
+		limitType, typeSet, okType := l.integer(r, "duration_limit_type", 0, 3)
+		switch {
+		case !okLimit || !okType:
+			ok = false
+		case limitSet && !typeSet:
+			l.fail(r, "duration_limit_type", "", "missing value (required when duration_limit is set)")
+			ok = false
+		case typeSet && !limitSet:
+			l.fail(r, "duration_limit_type", r.get("duration_limit_type"), "forbidden without duration_limit")
+			ok = false
+		}
+		tr.limit, tr.limitType, tr.hasLimit = time.Duration(limit)*time.Second, limitType, limitSet
+		kind, kindSet, okKind := l.integer(r, "fare_transfer_type", 0, 2)
+		switch {
+		case !okKind:
+			ok = false
+		case !kindSet:
+			l.fail(r, "fare_transfer_type", "", "missing value")
+			ok = false
+		}
+		tr.kind = kind
+		if tr.product = r.get("fare_product_id"); tr.product != "" {
+			info := l.products[tr.product]
+			switch {
+			case info == nil:
+				l.fail(r, "fare_product_id", tr.product, "unknown fare product")
+				ok = false
+			case info.isPass():
+				l.fail(r, "fare_product_id", tr.product, "a pass cannot price a transfer")
+				ok = false
+			}
+		}
+		if !ok {
+			continue
+		}
+		if tr.product != "" {
+			info := l.products[tr.product]
+			tr.byCat = make([]catFare, len(l.t.categories))
+			for c := range l.t.categories {
+				if row, specific, ok := l.amountFor(info, c); ok {
+					tr.byCat[c] = catFare{ok: true, specific: specific, rule: tr.id, product: tr.product,
+						row: fmt.Sprintf("%s:%d", fileFareProducts, row.line), amount: row.amount}
+				}
+			}
+		}
+		key := pk{tr.from, tr.to, tr.product, tr.count, tr.limit}
+		if first, dup := seen[key]; dup {
+			l.fail(r, "", "", fmt.Sprintf("duplicate rule, first at line %d", first))
+			continue
+		}
+		seen[key] = r.line
+		l.t.transfers = append(l.t.transfers, tr)
+		if tr.from != "" {
+			l.t.namedFrom[tr.from] = true
+		}
+		if tr.to != "" {
+			l.t.namedTo[tr.to] = true
+		}
+	}
 }

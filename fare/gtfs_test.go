@@ -137,7 +137,7 @@ func TestLoadErrors(t *testing.T) {
 		{"exponent", func(f fstest.MapFS) { replaceIn(f, "fare_products.txt", "8000,VND", "8e3,VND") },
 			`fare_products.txt:2: amount "8e3": not a number`},
 		{"negative amount", func(f fstest.MapFS) { replaceIn(f, "fare_products.txt", "9000,VND", "-9000,VND") },
-			`fare_products.txt:3: amount "-9000": negative amount`},
+			`fare_leg_rules.txt:4: fare_product_id "p9": amount -9000 at fare_products.txt:3 is negative; only a transfer discount (a product of fare_transfer_rules.txt) may be negative`},
 		{"fractional dong", func(f fstest.MapFS) { replaceIn(f, "fare_products.txt", "8000,VND", "8000.5,VND") },
 			`fare_products.txt:2: amount "8000.5": not a whole number of dong (VND has no minor unit)`},
 		{"empty amount", func(f fstest.MapFS) { replaceIn(f, "fare_products.txt", "8000,VND", ",VND") },
@@ -198,24 +198,29 @@ func TestLoadErrors(t *testing.T) {
 			appendTo(f, "fare_leg_rules.txt", "g,m,d,a,p8\n")
 		}, `fare_leg_rules.txt:8: to_area_id "a": area already priced in network "n" at line 2; an area belongs to one network`},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			fsys := baseFeed()
-			tc.edit(fsys)
-			tab, err := LoadGTFS(fsys)
-			if err == nil {
-				t.Fatalf("loaded (%d stops), want error %q", len(tab.Stops()), tc.want)
-			}
-			if err.Error() != tc.want {
-				t.Errorf("error:\n got %q\nwant %q", err.Error(), tc.want)
-			}
-			if !errors.Is(err, ErrInvalidData) {
-				t.Errorf("error does not wrap ErrInvalidData")
-			}
-			var de *DataError
-			if !errors.As(err, &de) || !strings.HasPrefix(tc.want, de.File) {
-				t.Errorf("no *DataError for %s: %#v", tc.want, de)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkLoadError(t, tc.edit, tc.want) })
+	}
+}
+
+// checkLoadError applies edit to a valid feed and wants exactly one error
+// text, made of *DataErrors that wrap ErrInvalidData.
+func checkLoadError(t *testing.T, edit func(fstest.MapFS), want string) {
+	t.Helper()
+	fsys := baseFeed()
+	edit(fsys)
+	tab, err := LoadGTFS(fsys)
+	if err == nil {
+		t.Fatalf("loaded (%d stops), want error %q", len(tab.Stops()), want)
+	}
+	if err.Error() != want {
+		t.Errorf("error:\n got %q\nwant %q", err.Error(), want)
+	}
+	if !errors.Is(err, ErrInvalidData) {
+		t.Errorf("error does not wrap ErrInvalidData")
+	}
+	var de *DataError
+	if !errors.As(err, &de) || !strings.HasPrefix(want, de.File) {
+		t.Errorf("no *DataError for %s: %#v", want, de)
 	}
 }
 

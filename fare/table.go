@@ -1,6 +1,10 @@
 package fare
 
-import "github.com/shopspring/decimal"
+import (
+	"time"
+
+	"github.com/shopspring/decimal"
+)
 
 // Network is a GTFS fare network (networks.txt): the set of lines one fare
 // matrix covers, run by one operator.
@@ -25,30 +29,115 @@ type Table struct {
 	networks  map[string]Network
 	stops     map[string]Stop
 	stopOrder []string
-	// rules holds, per origin-destination pair, the fare leg rule that prices
-	// the default rider category.
-	rules map[odKey]legRule
-	// bounds holds the cheapest and dearest rule of each network, for the
-	// default rider category.
-	bounds map[string]fareBounds
-	// category is the default rider category (rider_categories.txt); "" when
-	// the feed defines none, in which case only products without a
-	// rider_category_id price journeys.
-	category string
+
+	// categories[0] stands for "no rider category": it is priced by product
+	// rows without a rider_category_id only, and is the default when the feed
+	// has no default category. The feed's categories follow in file order.
+	categories []category
+	catIndex   map[string]int // rider_category_id -> index in categories
+	defaultCat int
+	category   string // the default rider_category_id; "" if none
+
+	// rules holds, per origin-destination pair, the fare of each category.
+	rules map[odKey]odFares
+	// bounds holds the cheapest and dearest fare of each network and category.
+	bounds map[netCat]fareBounds
+	// ranked lists, per network, the categories Category may derive, cheapest
+	// first: the rider gets the first one they qualify for.
+	ranked map[string][]int
+
+	passes map[string]*passProduct // by fare_product_id
+	// caps holds the day and month pass prices of each network and category.
+	caps map[netCat]capPair
+
+	transfers []transferRule
+	// Leg groups named in fare_transfer_rules.txt: an empty from/to matches
+	// only the groups that no rule names (GTFS).
+	namedFrom, namedTo map[string]bool
 }
 
 // odKey names one origin-destination pair within a network.
 type odKey struct{ network, from, to string }
 
-// legRule is one row of fare_leg_rules.txt with its product's amount resolved.
-type legRule struct {
-	id       string // "fare_leg_rules.txt:17"
-	legGroup string // leg_group_id, for fare_transfer_rules.txt later
+// netCat names a network and a rider category (index into Table.categories).
+type netCat struct {
+	network string
+	cat     int
+}
+
+// odFares is the fare of one origin-destination pair, indexed like
+// Table.categories.
+type odFares []catFare
+
+// catFare is what one rider category pays for one journey, and where each
+// part of it comes from.
+type catFare struct {
+	ok bool
+	// specific: the amount comes from a fare_products.txt row naming the
+	// category, not from a row for any category.
+	specific bool
+	rule     string // fare_leg_rules.txt row, "fare_leg_rules.txt:17"
+	legGroup string // leg_group_id of that row
 	product  string
+	row      string // fare_products.txt row that set the amount, "fare_products.txt:9"
 	amount   decimal.Decimal
 }
 
-type fareBounds struct{ min, max legRule }
+type fareBounds struct{ min, max catFare }
+
+// category is one row of rider_categories.txt.
+type category struct {
+	id, name string
+	line     int
+	elig     eligibility
+	url      string // eligibility_url
+}
+
+// passProduct is a fare product with a validity (the vnpass columns
+// vnpass_duration_amount and vnpass_duration_unit), sold for one network.
+type passProduct struct {
+	id      string
+	network string
+	dur     duration
+	// byCat is the price of the pass per category, indexed like
+	// Table.categories.
+	byCat []catFare
+}
+
+// duration is how long a pass is valid: amount days or calendar months.
+type duration struct {
+	amount int
+	unit   string // durationDay or durationMonth
+}
+
+const (
+	durationDay   = "day"
+	durationMonth = "month"
+)
+
+// capPair is the price of the day pass and of the month pass of a network
+// for one category: the daily and monthly caps.
+type capPair struct{ day, month capLimit }
+
+type capLimit struct {
+	ok      bool
+	amount  decimal.Decimal
+	product string
+	row     string
+}
+
+// transferRule is one row of fare_transfer_rules.txt.
+type transferRule struct {
+	id        string // "fare_transfer_rules.txt:2"
+	from, to  string // leg groups; "" matches the groups no rule names
+	count     int    // transfer_count; 0 when empty
+	limit     time.Duration
+	limitType int // duration_limit_type
+	kind      int // fare_transfer_type
+	hasLimit  bool
+	product   string    // fare_product_id; "" costs 0
+	byCat     []catFare // the product's amount per category; nil without a product
+}
 
 // Stop returns the gate site with the given stop_id.
 func (t *Table) Stop(id string) (Stop, bool) {
@@ -74,3 +163,22 @@ func (t *Table) Network(id string) (Network, bool) {
 // DefaultRiderCategory is the rider_category_id Price uses ("" if the feed
 // has no default category).
 func (t *Table) DefaultRiderCategory() string { return t.category }
+
+// RiderCategories returns the rider_category_id of every category in the
+// order of rider_categories.txt.
+func (t *Table) RiderCategories() []string {
+	out := make([]string, 0, len(t.categories)-1)
+	for _, c := range t.categories[1:] {
+		out = append(out, c.id)
+	}
+	return out
+}
+
+// categoryIndex resolves a rider_category_id; "" is the default category.
+func (t *Table) categoryIndex(id string) (int, bool) {
+	if id == "" {
+		return t.defaultCat, true
+	}
+	i, ok := t.catIndex[id]
+	return i, ok
+}
