@@ -38,6 +38,9 @@ type Rider struct {
 	Balance  decimal.Decimal
 	Open     *Journey // the rider's open journey, if any
 	Last     *Journey // the rider's latest finished journey, when none is open
+	// Spent sums what the rider was charged for complete journeys on a
+	// network entered in [from, to), read in the same transaction.
+	Spent func(network string, from, to time.Time) (decimal.Decimal, error)
 }
 
 // AccountStatus of a rider's account.
@@ -61,9 +64,12 @@ type Journey struct {
 	ExitEvent  string
 	ExitSite   string
 	ExitAt     time.Time
-	Fare       decimal.Decimal
-	FareRule   string // which rule priced it, e.g. "fare_leg_rules.txt:17"
-	Category   string // rider category the fare was computed for
+	Fare       decimal.Decimal // what was charged
+	FullFare   decimal.Decimal // the fare before caps
+	FareRule   string          // which rule priced it, e.g. "fare_leg_rules.txt:17"
+	Cap        string          // the cap that lowered the fare ("day", "month") or ""
+	CapRule    string          // the fare_products.txt row of that cap's price
+	Category   string          // rider category the fare was computed for
 	Status     JourneyStatus
 }
 

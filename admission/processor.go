@@ -18,7 +18,7 @@ import (
 // Config of a Processor.
 type Config struct {
 	Verifier identity.Verifier
-	Fares    *fare.Table
+	Fares    Fares
 	Store    Store
 	Topics   proto.Topics
 	Now      func() time.Time
@@ -45,6 +45,17 @@ type Config struct {
 	// closes the old journey at the maximum fare (a missed tap-out) instead
 	// of refusing the rider as a pass-back. Default 4 hours.
 	MaxJourney time.Duration
+}
+
+// Fares is what admission asks of the fare data (*fare.Table for one feed,
+// *fare.Set for every city's).
+type Fares interface {
+	Stop(id string) (fare.Stop, bool)
+	PriceFor(q fare.Query) (fare.Quote, error)
+	MinFareFor(network, category string) decimal.Decimal
+	MaxFareFor(network, category string) decimal.Decimal
+	Category(r fare.Rider, network string) string
+	Cap(network, category string, spentToday, spentThisMonth, fare decimal.Decimal) fare.CapResult
 }
 
 // Processor turns tap payloads into decisions. It is safe for concurrent
@@ -123,12 +134,17 @@ func (p *Processor) Handle(ctx context.Context, topic string, payload []byte) (R
 			refuse = proto.ReasonUnknownSite
 		}
 	}
+	var category string
 	if refuse == "" {
 		a, err := p.cfg.Verifier.Verify(ctx, t.Assertion, t.Device)
 		if err != nil {
 			refuse = assertionReason(err)
 		} else {
 			rec.Subject, rec.JTI, rec.ExpiresAt = a.Subject, a.JTI, a.ExpiresAt
+			// The category is read from the attributes VNeID asserts at
+			// the time of travel: a rider who turned 60 yesterday rides free today.
+			stop, _ := p.cfg.Fares.Stop(t.Site)
+			category = p.cfg.Fares.Category(fare.Rider{Age: a.Age, Disabled: a.Disabled, Meritorious: a.Meritorious}, stop.NetworkID)
 		}
 	}
 	var reason proto.Reason
@@ -142,7 +158,7 @@ func (p *Processor) Handle(ctx context.Context, topic string, payload []byte) (R
 			reason = refuse
 			return p.refusal(refuse, t, nil), nil
 		}
-		eff, err := p.decide(t, r)
+		eff, err := p.decide(t, r, category)
 		reason = eff.Decision.Reason
 		return eff, err
 	}
@@ -184,7 +200,7 @@ func assertionReason(err error) proto.Reason {
 }
 
 // decide is the fare rule of a verified tap on a metro gate.
-func (p *Processor) decide(t proto.Tap, r *Rider) (Effect, error) {
+func (p *Processor) decide(t proto.Tap, r *Rider, category string) (Effect, error) {
 	switch {
 	case r.Replayed:
 		return p.refusal(proto.ReasonAssertionReplayed, t, nil), nil
@@ -212,15 +228,15 @@ func (p *Processor) decide(t proto.Tap, r *Rider) (Effect, error) {
 			}
 			// The rider never tapped out of the old journey: close it at the
 			// maximum fare so that this entry can open a new one.
-			charge, err := p.closeIncomplete(o, "", "", o.EntryAt.Add(p.cfg.MaxJourney), "missing-exit-max-fare")
+			charges, err := p.closeIncomplete(o, "", "", o.EntryAt.Add(p.cfg.MaxJourney), "missing-exit-max-fare")
 			if err != nil {
 				return Effect{}, err
 			}
 			eff.Close = append(eff.Close, o)
-			eff.Charges = append(eff.Charges, charge)
+			eff.Charges = append(eff.Charges, charges...)
 			balance = balance.Sub(o.Fare)
 		}
-		if min := p.cfg.Fares.MinFare(stop.NetworkID); balance.LessThan(min) {
+		if min := p.cfg.Fares.MinFareFor(stop.NetworkID, category); balance.LessThan(min) {
 			// A stale journey closed above stays closed and charged.
 			eff.Decision = p.refusal(proto.ReasonInsufficientFunds, t, &balance).Decision
 			return eff, nil
@@ -228,7 +244,7 @@ func (p *Processor) decide(t proto.Tap, r *Rider) (Effect, error) {
 		j := &Journey{
 			Subject: r.Subject, NetworkID: stop.NetworkID, OperatorID: stop.OperatorID,
 			EntryEvent: t.EventID, EntrySite: t.Site, EntryAt: now,
-			Category: p.cfg.Fares.DefaultRiderCategory(), Status: JourneyOpen,
+			Category: category, Status: JourneyOpen,
 		}
 		eff.Open, eff.Journey = j, j
 		eff.Decision = p.decision(t, proto.ReasonOK, nil, &balance, proto.ReasonOK.Display())
@@ -253,12 +269,12 @@ func (p *Processor) decide(t proto.Tap, r *Rider) (Effect, error) {
 	case o != nil && o.NetworkID == stop.NetworkID && now.Sub(o.EntryAt) >= p.cfg.MaxJourney:
 		// Inside far longer than any journey takes: priced as a journey
 		// with a missing tap, once.
-		charge, err := p.closeIncomplete(o, t.EventID, t.Site, now, "over-max-journey-time-max-fare")
+		charges, err := p.closeIncomplete(o, t.EventID, t.Site, now, "over-max-journey-time-max-fare")
 		if err != nil {
 			return Effect{}, err
 		}
 		eff.Close = append(eff.Close, o)
-		eff.Charges = append(eff.Charges, charge)
+		eff.Charges = append(eff.Charges, charges...)
 		fareAmt = o.Fare
 		text = proto.Display{
 			VI: "Quá thời gian hành trình: thu giá tối đa " + money.Format(fareAmt),
@@ -269,37 +285,56 @@ func (p *Processor) decide(t proto.Tap, r *Rider) (Effect, error) {
 		// account-based system does for a missing entry tap.
 		o = &Journey{
 			Subject: r.Subject, NetworkID: stop.NetworkID, OperatorID: stop.OperatorID,
-			Category: p.cfg.Fares.DefaultRiderCategory(),
+			Category: category,
 		}
-		charge, err := p.closeIncomplete(o, t.EventID, t.Site, now, "missing-entry-max-fare")
+		charges, err := p.closeIncomplete(o, t.EventID, t.Site, now, "missing-entry-max-fare")
 		if err != nil {
 			return Effect{}, err
 		}
 		eff.Open = o // a journey with only an exit: opened and closed in one go
-		eff.Charges = append(eff.Charges, charge)
+		eff.Charges = append(eff.Charges, charges...)
 		fareAmt = o.Fare
 		text = proto.Display{
 			VI: "Không có lượt vào: thu giá tối đa " + money.Format(fareAmt),
 			EN: "No entry tap: maximum fare " + money.Format(fareAmt),
 		}
 	default:
-		q, err := p.cfg.Fares.Price(o.EntrySite, t.Site)
+		q, err := p.cfg.Fares.PriceFor(fare.Query{From: o.EntrySite, To: t.Site, Category: o.Category, At: o.EntryAt})
 		if err != nil {
 			return Effect{}, fmt.Errorf("price %s -> %s: %w", o.EntrySite, t.Site, err)
 		}
 		o.ExitEvent, o.ExitSite, o.ExitAt = t.EventID, t.Site, now
-		o.Fare, o.FareRule, o.OperatorID, o.Status = q.Amount, q.RuleID, q.OperatorID, JourneyClosed
-		if q.Amount.IsPositive() {
+		o.FullFare, o.Fare, o.FareRule, o.OperatorID, o.Status = q.Amount, q.Amount, q.RuleID, q.OperatorID, JourneyClosed
+		capped, err := p.applyCaps(o, r)
+		if err != nil {
+			return Effect{}, err
+		}
+		if o.Fare.IsPositive() {
 			charge, err := ledger.Transfer("fare:"+t.EventID, "fare", o.EntrySite+" -> "+t.Site,
-				ledger.Rider(r.Subject), ledger.OperatorRevenue(q.OperatorID), q.Amount)
+				ledger.Rider(r.Subject), ledger.OperatorRevenue(q.OperatorID), o.Fare)
 			if err != nil {
 				return Effect{}, err
 			}
 			eff.Charges = append(eff.Charges, charge)
 		}
 		eff.Close = append(eff.Close, o)
-		fareAmt = q.Amount
-		text = proto.Display{VI: "Phí " + money.Format(fareAmt), EN: "Fare " + money.Format(fareAmt)}
+		fareAmt = o.Fare
+		switch {
+		case q.Amount.IsZero():
+			text = proto.Display{VI: "Miễn phí", EN: "Free fare"}
+		case capped.Cap == fare.CapDay:
+			text = proto.Display{
+				VI: "Phí " + money.Format(fareAmt) + " (đủ mức trần ngày " + money.Format(capped.Limit) + ")",
+				EN: "Fare " + money.Format(fareAmt) + " (daily cap " + money.Format(capped.Limit) + " reached)",
+			}
+		case capped.Cap == fare.CapMonth:
+			text = proto.Display{
+				VI: "Phí " + money.Format(fareAmt) + " (đủ mức trần tháng " + money.Format(capped.Limit) + ")",
+				EN: "Fare " + money.Format(fareAmt) + " (monthly cap " + money.Format(capped.Limit) + " reached)",
+			}
+		default:
+			text = proto.Display{VI: "Phí " + money.Format(fareAmt), EN: "Fare " + money.Format(fareAmt)}
+		}
 	}
 	eff.Journey = o
 	balance = balance.Sub(fareAmt)
@@ -307,17 +342,50 @@ func (p *Processor) decide(t proto.Tap, r *Rider) (Effect, error) {
 	return eff, nil
 }
 
+// applyCaps lowers a priced journey's fare to what the daily and monthly
+// caps of its network leave (a rider never pays more than the day or month
+// pass would have cost), counting what the rider paid on that network in
+// the local day and month of the journey's entry. Journeys priced at the
+// maximum fare for a missing tap are neither capped nor counted, as in
+// London: the cap rewards complete journeys.
+func (p *Processor) applyCaps(o *Journey, r *Rider) (fare.CapResult, error) {
+	if !o.Fare.IsPositive() || r.Spent == nil {
+		return fare.CapResult{Charge: o.Fare}, nil
+	}
+	dayFrom, dayTo := fare.Day(o.EntryAt)
+	monthFrom, monthTo := fare.Month(o.EntryAt)
+	today, err := r.Spent(o.NetworkID, dayFrom, dayTo)
+	if err != nil {
+		return fare.CapResult{}, err
+	}
+	month, err := r.Spent(o.NetworkID, monthFrom, monthTo)
+	if err != nil {
+		return fare.CapResult{}, err
+	}
+	c := p.cfg.Fares.Cap(o.NetworkID, o.Category, today, month, o.Fare)
+	o.Fare, o.Cap, o.CapRule = c.Charge, string(c.Cap), c.RuleID
+	return c, nil
+}
+
 // closeIncomplete prices a journey missing a tap at the network's maximum
-// fare and returns its charge, keyed by the journey's missing side.
-func (p *Processor) closeIncomplete(o *Journey, exitEvent, exitSite string, at time.Time, rule string) (ledger.Transaction, error) {
+// fare for the rider's category and returns its charge (none when that is
+// free), keyed by the journey's missing side.
+func (p *Processor) closeIncomplete(o *Journey, exitEvent, exitSite string, at time.Time, rule string) ([]ledger.Transaction, error) {
 	o.ExitEvent, o.ExitSite, o.ExitAt = exitEvent, exitSite, at
-	o.Fare = p.cfg.Fares.MaxFare(o.NetworkID)
-	o.FareRule, o.Status = rule, JourneyIncomplete
+	o.Fare = p.cfg.Fares.MaxFareFor(o.NetworkID, o.Category)
+	o.FullFare, o.FareRule, o.Status = o.Fare, rule, JourneyIncomplete
+	if !o.Fare.IsPositive() {
+		return nil, nil
+	}
 	key := "fare:" + exitEvent
 	if exitEvent == "" {
 		key = "fare:missing-exit:" + o.EntryEvent
 	}
-	return ledger.Transfer(key, "fare", rule, ledger.Rider(o.Subject), ledger.OperatorRevenue(o.OperatorID), o.Fare)
+	t, err := ledger.Transfer(key, "fare", rule, ledger.Rider(o.Subject), ledger.OperatorRevenue(o.OperatorID), o.Fare)
+	if err != nil {
+		return nil, err
+	}
+	return []ledger.Transaction{t}, nil
 }
 
 func (p *Processor) refusal(reason proto.Reason, t proto.Tap, balance *decimal.Decimal) Effect {

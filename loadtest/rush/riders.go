@@ -31,7 +31,7 @@ var (
 // (province 001 Hanoi, century-and-sex digit, year of birth, six digits) and
 // a Vietnamese name.
 func citizen(rng *rand.Rand, i int) map[string]any {
-	year := 1966 + rng.IntN(40) // 20 to 59 years old: adults paying the full fare
+	year := time.Now().Year() - 22 - rng.IntN(36) // 21 to 58 years old: adults paying the full fare
 	sex := rng.IntN(2)
 	century := sex // 0/1: born in the 1900s
 	if year >= 2000 {

@@ -70,6 +70,13 @@ func claimJTI(ctx context.Context, tx pgx.Tx, rec admission.Record) (bool, error
 }
 
 func loadRider(ctx context.Context, tx pgx.Tx, r *admission.Rider) error {
+	r.Spent = func(network string, from, to time.Time) (decimal.Decimal, error) {
+		var sum decimal.Decimal
+		err := tx.QueryRow(ctx, `SELECT coalesce(sum(fare), 0) FROM journeys
+			WHERE subject = $1 AND network_id = $2 AND status = 'closed' AND entry_at >= $3 AND entry_at < $4`,
+			r.Subject, network, from, to).Scan(&sum)
+		return sum, err
+	}
 	var status string
 	err := tx.QueryRow(ctx, "SELECT status, balance FROM accounts WHERE id = $1 FOR UPDATE",
 		string(ledger.Rider(r.Subject))).Scan(&status, &r.Balance)
@@ -143,23 +150,26 @@ func nullText(s string) any {
 func (s *Store) apply(ctx context.Context, tx pgx.Tx, eff admission.Effect) error {
 	for _, j := range eff.Close {
 		_, err := tx.Exec(ctx, `UPDATE journeys SET exit_event = $2, exit_site = $3, exit_at = $4,
-			status = $5, fare = $6, fare_rule = $7, operator_id = $8 WHERE id = $1`,
-			j.ID, nullUUID(j.ExitEvent), nullText(j.ExitSite), j.ExitAt, string(j.Status), j.Fare, j.FareRule, j.OperatorID)
+			status = $5, fare = $6, fare_rule = $7, operator_id = $8, full_fare = $9, cap = $10, cap_rule = $11
+			WHERE id = $1`,
+			j.ID, nullUUID(j.ExitEvent), nullText(j.ExitSite), j.ExitAt, string(j.Status), j.Fare, j.FareRule, j.OperatorID,
+			j.FullFare, nullText(j.Cap), nullText(j.CapRule))
 		if err != nil {
 			return fmt.Errorf("close journey %d: %w", j.ID, err)
 		}
 	}
 	if j := eff.Open; j != nil {
-		var fare *decimal.Decimal
+		var fare, full *decimal.Decimal
 		var exitAt any
 		if j.Status != admission.JourneyOpen {
-			fare, exitAt = &j.Fare, j.ExitAt
+			fare, full, exitAt = &j.Fare, &j.FullFare, j.ExitAt
 		}
 		err := tx.QueryRow(ctx, `INSERT INTO journeys (subject, network_id, operator_id, entry_event, entry_site,
-			entry_at, exit_event, exit_site, exit_at, status, fare, fare_rule, category)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
+			entry_at, exit_event, exit_site, exit_at, status, fare, fare_rule, category, full_fare, cap, cap_rule)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id`,
 			j.Subject, j.NetworkID, j.OperatorID, nullUUID(j.EntryEvent), nullText(j.EntrySite), nullTime(j.EntryAt),
-			nullUUID(j.ExitEvent), nullText(j.ExitSite), exitAt, string(j.Status), fare, nullText(j.FareRule), j.Category).
+			nullUUID(j.ExitEvent), nullText(j.ExitSite), exitAt, string(j.Status), fare, nullText(j.FareRule), j.Category,
+			full, nullText(j.Cap), nullText(j.CapRule)).
 			Scan(&j.ID)
 		if err != nil {
 			return fmt.Errorf("open journey: %w", err)

@@ -3,6 +3,7 @@ package settlepg_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -33,7 +34,16 @@ func (v verifier) Verify(_ context.Context, token, device string) (identity.Asse
 	case p[2] != device:
 		return identity.Assertion{}, identity.ErrAssertionWrongDevice
 	}
-	return identity.Assertion{Subject: p[0], JTI: p[1], Audience: device, ExpiresAt: v.now().Add(time.Minute), Level: 2, Age: 30}, nil
+	a := identity.Assertion{Subject: p[0], JTI: p[1], Audience: device, ExpiresAt: v.now().Add(time.Minute), Level: 2, Age: 30}
+	switch {
+	case strings.HasPrefix(p[0], "senior_"):
+		a.Age = 67
+	case strings.HasPrefix(p[0], "child_"):
+		a.Age = 4
+	case strings.HasPrefix(p[0], "dis_"):
+		a.Disabled = true
+	}
+	return a, nil
 }
 
 type fixture struct {
@@ -461,6 +471,105 @@ func TestLedgerRefusesUnbalancedAndEdits(t *testing.T) {
 	}
 	if got := f.balance("vn_g"); !got.Equal(money.Dong(1000)) {
 		t.Errorf("balance %s", got)
+	}
+	f.checkBooks()
+}
+
+// Riders the law lets ride free, by the attributes VNeID asserts.
+func TestConcessionsRideFree(t *testing.T) {
+	f := newFixture(t)
+	for _, who := range []string{"senior_ba", "child_be", "dis_chi"} {
+		f.topUp(who, 10000)
+		want(t, f.do(proto.KindMetroEntry, catLinh, who), proto.ReasonOK)
+		d := f.do(proto.KindMetroExit, yen, who)
+		want(t, d, proto.ReasonOK)
+		if *d.FareVND != 0 || *d.BalanceVND != 10000 || d.Display.EN != "Free fare · Balance 10.000 ₫" {
+			t.Errorf("%s: %+v", who, d)
+		}
+	}
+	var cats []string
+	rows, err := f.store.Pool().Query(context.Background(), "SELECT category FROM journeys ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var c string
+		rows.Scan(&c)
+		cats = append(cats, c)
+	}
+	if strings.Join(cats, ",") != "senior_60_plus,child_under_6,disabled" {
+		t.Errorf("categories recorded %v", cats)
+	}
+	// A free rider with no balance may still enter.
+	f.topUp("senior_ong", 10000)
+	f.checkBooks()
+}
+
+// The daily cap (Line 2A day pass, 30.000 ₫) and the monthly cap (month
+// pass, 200.000 ₫), counted per local day and month in Asia/Ho_Chi_Minh.
+func TestCaps(t *testing.T) {
+	f := newFixture(t)
+	f.topUp("vn_cap", 1000000)
+	trip := func(from, to string) proto.Decision {
+		t.Helper()
+		want(t, f.do(proto.KindMetroEntry, from, "vn_cap"), proto.ReasonOK)
+		return f.do(proto.KindMetroExit, to, "vn_cap")
+	}
+	// 2026-11-24 14:30 local. 15.000 + 8.000, then 15.000 crosses the cap: 7.000.
+	for i, c := range []struct {
+		from, to string
+		fare     int64
+		cap      string
+	}{
+		{catLinh, yen, 15000, ""},
+		{catLinh, laThanh, 8000, ""},
+		{catLinh, yen, 7000, "daily cap 30.000 ₫ reached"},
+		{catLinh, yen, 0, "daily cap"},
+	} {
+		d := trip(c.from, c.to)
+		if *d.FareVND != c.fare || (c.cap != "" && !strings.Contains(d.Display.EN, c.cap)) {
+			t.Errorf("trip %d: fare %d %q, want %d %q", i, *d.FareVND, d.Display.EN, c.fare, c.cap)
+		}
+	}
+	// Entering at 23:59 local still belongs to the capped day; 00:00 starts a new one.
+	f.now = time.Date(2026, 11, 24, 16, 58, 0, 0, time.UTC) // tap() adds a minute: 23:59 local
+	want(t, f.do(proto.KindMetroEntry, catLinh, "vn_cap"), proto.ReasonOK)
+	if d := f.do(proto.KindMetroExit, yen, "vn_cap"); *d.FareVND != 0 {
+		t.Errorf("23:59 entry paid %d", *d.FareVND)
+	}
+	f.now = time.Date(2026, 11, 24, 16, 59, 0, 0, time.UTC) // 00:00 local, 25 Nov
+	want(t, f.do(proto.KindMetroEntry, catLinh, "vn_cap"), proto.ReasonOK)
+	if d := f.do(proto.KindMetroExit, yen, "vn_cap"); *d.FareVND != 15000 {
+		t.Errorf("00:00 entry paid %d, want 15000", *d.FareVND)
+	}
+	// The month: 30.000 a day from 24 Nov on. By 29 Nov 180.000 is spent;
+	// on 30 Nov the month cap (200.000) leaves 20.000: 15.000, then 5.000.
+	for day := 25; day <= 30; day++ {
+		f.now = time.Date(2026, 11, day, 1, 0, 0, 0, time.UTC)
+		fares := []int64{}
+		for i := 0; i < 3; i++ {
+			fares = append(fares, *trip(catLinh, yen).FareVND)
+		}
+		wantFares := []int64{15000, 15000, 0}
+		if day == 25 {
+			wantFares = []int64{15000, 0, 0} // 15.000 paid at 00:00 already
+		}
+		if day == 30 {
+			wantFares = []int64{15000, 5000, 0}
+		}
+		if fmt.Sprint(fares) != fmt.Sprint(wantFares) {
+			t.Errorf("%d Nov: fares %v, want %v", day, fares, wantFares)
+		}
+	}
+	// 1 December: a new month.
+	f.now = time.Date(2026, 11, 30, 17, 0, 0, 0, time.UTC)
+	if d := trip(catLinh, yen); *d.FareVND != 15000 {
+		t.Errorf("1 Dec: %d", *d.FareVND)
+	}
+	var capped int
+	f.store.Pool().QueryRow(context.Background(), "SELECT count(*) FROM journeys WHERE cap IS NOT NULL AND full_fare > fare").Scan(&capped)
+	if capped == 0 {
+		t.Error("no journey records its cap")
 	}
 	f.checkBooks()
 }

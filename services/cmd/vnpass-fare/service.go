@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -61,11 +60,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		}
 	}()
 
-	var data fs.FS = fare.HanoiData()
-	if cfg.FareData != "" {
-		data = os.DirFS(cfg.FareData)
-	}
-	fares, err := fare.LoadGTFS(data)
+	fares, err := loadFares(cfg.FareData)
 	if err != nil {
 		return fmt.Errorf("fare data: %w", err)
 	}
@@ -138,6 +133,23 @@ func (m *Main) Open(ctx context.Context) (err error) {
 func (m *Main) goRun(f func()) {
 	m.wg.Add(1)
 	go func() { defer m.wg.Done(); f() }()
+}
+
+// loadFares loads the shipped feeds (Hanoi, Ho Chi Minh City), or the
+// operator's GTFS folders listed in dirs (separated by ':'), as one set.
+func loadFares(dirs string) (*fare.Set, error) {
+	if dirs == "" {
+		return fare.Shipped()
+	}
+	var tables []*fare.Table
+	for _, d := range strings.Split(dirs, ":") {
+		t, err := fare.LoadGTFS(os.DirFS(d))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", d, err)
+		}
+		tables = append(tables, t)
+	}
+	return fare.NewSet(tables...)
 }
 
 // refreshWithRetry waits up to 30 s for the identity provider's keys: the
