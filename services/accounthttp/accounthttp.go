@@ -36,6 +36,8 @@ type Config struct {
 	// Ready reports whether the service can take traffic.
 	Ready func(ctx context.Context) error
 	Log   *slog.Logger
+	// Routes adds other APIs' routes under /v1, behind the same JWT check.
+	Routes []func(v1 fiber.Router)
 }
 
 // Top-up bounds, whole dong.
@@ -75,6 +77,9 @@ func New(cfg Config) *fiber.App {
 	v1.Post("/accounts", h.open)
 	v1.Get("/accounts/:subject", h.get)
 	v1.Post("/accounts/:subject/topups", h.topUp)
+	for _, r := range cfg.Routes {
+		r(v1)
+	}
 	return app
 }
 
