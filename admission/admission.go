@@ -37,7 +37,7 @@ type Rider struct {
 	Status   AccountStatus
 	Balance  decimal.Decimal
 	Open     *Journey // the rider's open journey, if any
-	Last     *Journey // the rider's latest finished journey, when none is open
+	Last     *Journey // the rider's latest finished journey
 	// Spent sums what the rider was charged for complete journeys on a
 	// network entered in [from, to), read in the same transaction.
 	Spent func(network string, from, to time.Time) (decimal.Decimal, error)
@@ -70,7 +70,12 @@ type Journey struct {
 	Cap        string          // the cap that lowered the fare ("day", "month") or ""
 	CapRule    string          // the fare_products.txt row of that cap's price
 	Category   string          // rider category the fare was computed for
-	Status     JourneyStatus
+	// TransferRule is the fare_transfer_rules.txt row that joined this
+	// journey to the rider's previous one (TransferFrom) and priced the two
+	// as one; "" when the journey stands alone.
+	TransferRule string
+	TransferFrom int64
+	Status       JourneyStatus
 }
 
 // JourneyStatus says how far a journey got.

@@ -56,6 +56,7 @@ type Fares interface {
 	MaxFareFor(network, category string) decimal.Decimal
 	Category(r fare.Rider, network string) string
 	Cap(network, category string, spentToday, spentThisMonth, fare decimal.Decimal) fare.CapResult
+	Transfer(prev, next fare.Leg) (fare.TransferQuote, error)
 }
 
 // Processor turns tap payloads into decisions. It is safe for concurrent
@@ -299,12 +300,11 @@ func (p *Processor) decide(t proto.Tap, r *Rider, category string) (Effect, erro
 			EN: "No entry tap: maximum fare " + money.Format(fareAmt),
 		}
 	default:
-		q, err := p.cfg.Fares.PriceFor(fare.Query{From: o.EntrySite, To: t.Site, Category: o.Category, At: o.EntryAt})
+		o.ExitEvent = t.EventID
+		q, adj, err := p.price(o, t.Site, now, r.Last)
 		if err != nil {
-			return Effect{}, fmt.Errorf("price %s -> %s: %w", o.EntrySite, t.Site, err)
+			return Effect{}, err
 		}
-		o.ExitEvent, o.ExitSite, o.ExitAt = t.EventID, t.Site, now
-		o.FullFare, o.Fare, o.FareRule, o.OperatorID, o.Status = q.Amount, q.Amount, q.RuleID, q.OperatorID, JourneyClosed
 		capped, err := p.applyCaps(o, r)
 		if err != nil {
 			return Effect{}, err
@@ -322,6 +322,11 @@ func (p *Processor) decide(t proto.Tap, r *Rider, category string) (Effect, erro
 		switch {
 		case q.Amount.IsZero():
 			text = proto.Display{VI: "Miễn phí", EN: "Free fare"}
+		case adj.IsNegative() && capped.Cap == fare.CapNone:
+			text = proto.Display{
+				VI: "Phí " + money.Format(fareAmt) + " (chuyển tuyến, giảm " + money.Format(adj.Neg()) + ")",
+				EN: "Fare " + money.Format(fareAmt) + " (transfer, " + money.Format(adj.Neg()) + " off)",
+			}
 		case capped.Cap == fare.CapDay:
 			text = proto.Display{
 				VI: "Phí " + money.Format(fareAmt) + " (đủ mức trần ngày " + money.Format(capped.Limit) + ")",
@@ -340,6 +345,39 @@ func (p *Processor) decide(t proto.Tap, r *Rider, category string) (Effect, erro
 	balance = balance.Sub(fareAmt)
 	eff.Decision = p.decision(t, proto.ReasonOK, &fareAmt, &balance, text)
 	return eff, nil
+}
+
+// price prices the journey o ending at exit: alone, or as the second leg
+// after the rider's previous journey when a transfer rule joins them (exit
+// from Line 2A at Cát Linh, entry to Line 3 at Cát Linh within the time
+// limit). It fills o's fare fields and returns the quote of the leg alone
+// and what the transfer changed.
+func (p *Processor) price(o *Journey, exit string, at time.Time, prev *Journey) (fare.Quote, decimal.Decimal, error) {
+	next := fare.Leg{From: o.EntrySite, To: exit, EntryAt: o.EntryAt, ExitAt: at, Category: o.Category}
+	o.ExitSite, o.ExitAt = exit, at
+	if prev == nil || prev.Status != JourneyClosed || prev.TransferFrom != 0 {
+		// No previous complete journey, or it was a transfer already: one
+		// transfer per journey.
+		q, err := p.cfg.Fares.PriceFor(fare.Query{From: o.EntrySite, To: exit, Category: o.Category, At: o.EntryAt})
+		if err != nil {
+			return fare.Quote{}, decimal.Zero, fmt.Errorf("price %s -> %s: %w", o.EntrySite, exit, err)
+		}
+		o.FullFare, o.Fare, o.FareRule, o.OperatorID, o.Status = q.Amount, q.Amount, q.RuleID, q.OperatorID, JourneyClosed
+		return q, decimal.Zero, nil
+	}
+	tq, err := p.cfg.Fares.Transfer(fare.Leg{
+		From: prev.EntrySite, To: prev.ExitSite, EntryAt: prev.EntryAt, ExitAt: prev.ExitAt,
+		Category: prev.Category, Charged: prev.Fare,
+	}, next)
+	if err != nil {
+		return fare.Quote{}, decimal.Zero, fmt.Errorf("price %s -> %s after %s -> %s: %w", o.EntrySite, exit, prev.EntrySite, prev.ExitSite, err)
+	}
+	q := tq.Next
+	o.FullFare, o.Fare, o.FareRule, o.OperatorID, o.Status = q.Amount, tq.Charge, q.RuleID, q.OperatorID, JourneyClosed
+	if tq.RuleID != "" {
+		o.TransferRule, o.TransferFrom = tq.RuleID, prev.ID
+	}
+	return q, tq.Adjustment, nil
 }
 
 // applyCaps lowers a priced journey's fare to what the daily and monthly

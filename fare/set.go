@@ -106,3 +106,20 @@ func (s *Set) Cap(network, category string, spentToday, spentThisMonth, fare dec
 	}
 	return CapResult{Charge: fare}
 }
+
+// Transfer prices next as the leg after prev when both are in one feed
+// (a transfer between cities is no transfer); see Table.Transfer.
+func (s *Set) Transfer(prev, next Leg) (TransferQuote, error) {
+	tn, ok := s.byStop[next.From]
+	if !ok {
+		return TransferQuote{}, fmt.Errorf("%w: entry %q", ErrUnknownStop, next.From)
+	}
+	if tp, ok := s.byStop[prev.From]; ok && tp == tn {
+		return tn.Transfer(prev, next)
+	}
+	b, err := tn.PriceFor(Query{From: next.From, To: next.To, Category: next.Category, At: next.EntryAt})
+	if err != nil {
+		return TransferQuote{}, err
+	}
+	return TransferQuote{Next: b, Charge: b.Amount, Adjustment: decimal.Zero, Journey: prev.Charged.Add(b.Amount)}, nil
+}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/shopspring/decimal"
 )
 
 func TestShippedSet(t *testing.T) {
@@ -47,5 +49,27 @@ func TestShippedSet(t *testing.T) {
 	h, _ := Hanoi()
 	if _, err := NewSet(h, h); !errors.Is(err, ErrInvalidData) {
 		t.Errorf("the same feed twice: %v", err)
+	}
+}
+
+func TestSetTransfer(t *testing.T) {
+	s, err := Shipped()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 24, 8, 0, 0, 0, Zone)
+	prev := Leg{From: "hn2a-yen-nghia", To: "hn2a-cat-linh", EntryAt: at, ExitAt: at.Add(30 * time.Minute), Category: "adult", Charged: decimal.NewFromInt(15000)}
+	next := Leg{From: "hn3-cat-linh", To: "hn3-nhon", EntryAt: at.Add(40 * time.Minute), ExitAt: at.Add(70 * time.Minute), Category: "adult"}
+	tq, err := s.Transfer(prev, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tq.RuleID == "" || !tq.Adjustment.Equal(decimal.NewFromInt(-7000)) {
+		t.Errorf("Cát Linh transfer: %+v", tq)
+	}
+	// Across feeds there is no transfer.
+	next.From, next.To = "hcm1-ben-thanh", "hcm1-ba-son"
+	if tq, err := s.Transfer(prev, next); err != nil || tq.RuleID != "" || !tq.Adjustment.IsZero() {
+		t.Errorf("Hanoi to HCMC transfer: %+v %v", tq, err)
 	}
 }

@@ -87,41 +87,52 @@ func loadRider(ctx context.Context, tx pgx.Tx, r *admission.Rider) error {
 		return err
 	}
 	r.Exists, r.Status = true, admission.AccountStatus(status)
-	// The newest journey: the open one if there is one, else the last
-	// finished one (for a rider trying again at the exit just used).
-	var j admission.Journey
-	var entryEvent, exitEvent, entrySite, exitSite, rule *string
-	var entryAt, exitAt *time.Time
-	var fare *decimal.Decimal
-	var jstatus string
-	err = tx.QueryRow(ctx, `SELECT id, network_id, operator_id, entry_event::text, entry_site, entry_at,
-		exit_event::text, exit_site, exit_at, status, fare, fare_rule, category
-		FROM journeys WHERE subject = $1 ORDER BY id DESC LIMIT 1`, r.Subject).
-		Scan(&j.ID, &j.NetworkID, &j.OperatorID, &entryEvent, &entrySite, &entryAt,
-			&exitEvent, &exitSite, &exitAt, &jstatus, &fare, &rule, &j.Category)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil
-	}
+	// The two newest journeys: the open one, if any, and the last finished
+	// one (a transfer continues it; a rider may be trying its exit again).
+	rows, err := tx.Query(ctx, `SELECT id, network_id, operator_id, entry_event::text, entry_site, entry_at,
+		exit_event::text, exit_site, exit_at, status, fare, fare_rule, category, coalesce(transfer_from, 0)
+		FROM journeys WHERE subject = $1 ORDER BY id DESC LIMIT 2`, r.Subject)
 	if err != nil {
 		return err
 	}
-	j.Subject, j.Status = r.Subject, admission.JourneyStatus(jstatus)
-	j.EntryEvent, j.EntrySite, j.ExitEvent, j.ExitSite, j.FareRule = deref(entryEvent), deref(entrySite), deref(exitEvent), deref(exitSite), deref(rule)
-	if entryAt != nil {
-		j.EntryAt = *entryAt
+	defer rows.Close()
+	for rows.Next() {
+		var j admission.Journey
+		var entryEvent, exitEvent, entrySite, exitSite, rule *string
+		var entryAt, exitAt *time.Time
+		var fare *decimal.Decimal
+		var jstatus string
+		if err := rows.Scan(&j.ID, &j.NetworkID, &j.OperatorID, &entryEvent, &entrySite, &entryAt,
+			&exitEvent, &exitSite, &exitAt, &jstatus, &fare, &rule, &j.Category, &j.TransferFrom); err != nil {
+			return err
+		}
+		j.Subject, j.Status = r.Subject, admission.JourneyStatus(jstatus)
+		j.EntryEvent, j.EntrySite, j.ExitEvent, j.ExitSite, j.FareRule = deref(entryEvent), deref(entrySite), deref(exitEvent), deref(exitSite), deref(rule)
+		if entryAt != nil {
+			j.EntryAt = *entryAt
+		}
+		if exitAt != nil {
+			j.ExitAt = *exitAt
+		}
+		if fare != nil {
+			j.Fare = *fare
+		}
+		switch {
+		case j.Status == admission.JourneyOpen && r.Open == nil && r.Last == nil:
+			r.Open = &j
+		case j.Status != admission.JourneyOpen && r.Last == nil:
+			r.Last = &j
+			return rows.Err() // only older journeys follow
+		}
 	}
-	if exitAt != nil {
-		j.ExitAt = *exitAt
+	return rows.Err()
+}
+
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
 	}
-	if fare != nil {
-		j.Fare = *fare
-	}
-	if j.Status == admission.JourneyOpen {
-		r.Open = &j
-	} else {
-		r.Last = &j
-	}
-	return nil
+	return id
 }
 
 func deref(s *string) string {
@@ -150,10 +161,11 @@ func nullText(s string) any {
 func (s *Store) apply(ctx context.Context, tx pgx.Tx, eff admission.Effect) error {
 	for _, j := range eff.Close {
 		_, err := tx.Exec(ctx, `UPDATE journeys SET exit_event = $2, exit_site = $3, exit_at = $4,
-			status = $5, fare = $6, fare_rule = $7, operator_id = $8, full_fare = $9, cap = $10, cap_rule = $11
+			status = $5, fare = $6, fare_rule = $7, operator_id = $8, full_fare = $9, cap = $10, cap_rule = $11,
+			transfer_rule = $12, transfer_from = $13
 			WHERE id = $1`,
 			j.ID, nullUUID(j.ExitEvent), nullText(j.ExitSite), j.ExitAt, string(j.Status), j.Fare, j.FareRule, j.OperatorID,
-			j.FullFare, nullText(j.Cap), nullText(j.CapRule))
+			j.FullFare, nullText(j.Cap), nullText(j.CapRule), nullText(j.TransferRule), nullID(j.TransferFrom))
 		if err != nil {
 			return fmt.Errorf("close journey %d: %w", j.ID, err)
 		}

@@ -573,3 +573,40 @@ func TestCaps(t *testing.T) {
 	}
 	f.checkBooks()
 }
+
+// Line 2A to Line 3 at Cát Linh within an hour is priced as one journey:
+// the second leg costs its fare less the transfer discount (7.000 ₫).
+func TestTransferAtCatLinh(t *testing.T) {
+	f := newFixture(t)
+	f.topUp("vn_tr", 100000)
+	want(t, f.do(proto.KindMetroEntry, yen, "vn_tr"), proto.ReasonOK)
+	if d := f.do(proto.KindMetroExit, catLinh, "vn_tr"); *d.FareVND != 15000 {
+		t.Fatalf("first leg %d", *d.FareVND)
+	}
+	q, err := f.fares.PriceFor(fare.Query{From: "hn3-cat-linh", To: "hn3-nhon", At: f.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, f.do(proto.KindMetroEntry, "hn3-cat-linh", "vn_tr"), proto.ReasonOK)
+	d := f.do(proto.KindMetroExit, "hn3-nhon", "vn_tr")
+	wantFare := q.Amount.IntPart() - 7000
+	if *d.FareVND != wantFare || !strings.Contains(d.Display.EN, "transfer, 7.000 ₫ off") {
+		t.Errorf("second leg: %d %q, want %d with the transfer", *d.FareVND, d.Display.EN, wantFare)
+	}
+	var rule string
+	var from int64
+	if err := f.store.Pool().QueryRow(context.Background(),
+		"SELECT transfer_rule, transfer_from FROM journeys WHERE exit_site = 'hn3-nhon'").Scan(&rule, &from); err != nil || rule == "" || from == 0 {
+		t.Errorf("transfer not recorded: %q %d %v", rule, from, err)
+	}
+	// Back again: the third leg is a new journey (one transfer per journey),
+	// and after the time limit there is no discount either.
+	want(t, f.do(proto.KindMetroEntry, "hn3-nhon", "vn_tr"), proto.ReasonOK)
+	want(t, f.do(proto.KindMetroExit, "hn3-cat-linh", "vn_tr"), proto.ReasonOK)
+	f.now = f.now.Add(2 * time.Hour)
+	want(t, f.do(proto.KindMetroEntry, catLinh, "vn_tr"), proto.ReasonOK)
+	if d := f.do(proto.KindMetroExit, yen, "vn_tr"); *d.FareVND != 15000 {
+		t.Errorf("after the time limit: %d", *d.FareVND)
+	}
+	f.checkBooks()
+}
