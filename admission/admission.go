@@ -107,6 +107,11 @@ type Store interface {
 	// account and open journey, calls decide, applies the Effect, stores
 	// the tap with the encoded decision and commits.
 	Admit(ctx context.Context, rec Record, decide func(*Rider) (Effect, error)) (payload []byte, dup bool, err error)
+	// StaleJourneys lists riders with a journey open since before cutoff.
+	StaleJourneys(ctx context.Context, cutoff time.Time, limit int) ([]string, error)
+	// Settle locks and reads one rider, calls decide and applies the Effect
+	// (without a tap), in one transaction.
+	Settle(ctx context.Context, subject string, decide func(*Rider) (Effect, error)) error
 }
 
 // ErrNotForUs: the tap is of a kind this service does not decide.

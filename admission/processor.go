@@ -41,6 +41,12 @@ type Config struct {
 	// late, or the rider did not see it): the gate opens again without a
 	// second charge. Default 2 minutes.
 	RetapWindow time.Duration
+	// LateExitWindow is how long after its entry a journey closed for a
+	// missing exit still takes that exit when it turns up (a gate that was
+	// offline forwards it late, or the rider stayed past MaxJourney): the
+	// journey is priced again and the difference refunded, instead of the
+	// exit being charged as a second journey. Default 24 hours.
+	LateExitWindow time.Duration
 	// MaxJourney is how long a journey may stay open. An entry after that
 	// closes the old journey at the maximum fare (a missed tap-out) instead
 	// of refusing the rider as a pass-back. Default 4 hours.
@@ -91,6 +97,9 @@ func New(cfg Config) (*Processor, error) {
 	}
 	if cfg.MaxJourney <= 0 {
 		cfg.MaxJourney = 4 * time.Hour
+	}
+	if cfg.LateExitWindow <= 0 {
+		cfg.LateExitWindow = 24 * time.Hour
 	}
 	return &Processor{cfg: cfg}, nil
 }
@@ -229,7 +238,7 @@ func (p *Processor) decide(t proto.Tap, r *Rider, category string) (Effect, erro
 			}
 			// The rider never tapped out of the old journey: close it at the
 			// maximum fare so that this entry can open a new one.
-			charges, err := p.closeIncomplete(o, "", "", o.EntryAt.Add(p.cfg.MaxJourney), "missing-exit-max-fare")
+			charges, err := p.closeIncomplete(o, "", "", o.EntryAt.Add(p.cfg.MaxJourney), RuleMissingExit)
 			if err != nil {
 				return Effect{}, err
 			}
@@ -266,11 +275,15 @@ func (p *Processor) decide(t proto.Tap, r *Rider, category string) (Effect, erro
 		})
 		return eff, nil
 	}
+	if l := r.Last; o == nil && l != nil && l.Status == JourneyIncomplete && l.FareRule == RuleMissingExit &&
+		l.NetworkID == stop.NetworkID && now.Sub(l.EntryAt) < p.cfg.LateExitWindow {
+		return p.lateExit(t, r, l, now, balance)
+	}
 	switch {
 	case o != nil && o.NetworkID == stop.NetworkID && now.Sub(o.EntryAt) >= p.cfg.MaxJourney:
 		// Inside far longer than any journey takes: priced as a journey
 		// with a missing tap, once.
-		charges, err := p.closeIncomplete(o, t.EventID, t.Site, now, "over-max-journey-time-max-fare")
+		charges, err := p.closeIncomplete(o, t.EventID, t.Site, now, RuleOverMaxJourney)
 		if err != nil {
 			return Effect{}, err
 		}
@@ -288,7 +301,7 @@ func (p *Processor) decide(t proto.Tap, r *Rider, category string) (Effect, erro
 			Subject: r.Subject, NetworkID: stop.NetworkID, OperatorID: stop.OperatorID,
 			Category: category,
 		}
-		charges, err := p.closeIncomplete(o, t.EventID, t.Site, now, "missing-entry-max-fare")
+		charges, err := p.closeIncomplete(o, t.EventID, t.Site, now, RuleMissingEntry)
 		if err != nil {
 			return Effect{}, err
 		}
@@ -345,6 +358,93 @@ func (p *Processor) decide(t proto.Tap, r *Rider, category string) (Effect, erro
 	balance = balance.Sub(fareAmt)
 	eff.Decision = p.decision(t, proto.ReasonOK, &fareAmt, &balance, text)
 	return eff, nil
+}
+
+// Fare rules of journeys priced without both taps.
+const (
+	RuleMissingEntry   = "missing-entry-max-fare"
+	RuleMissingExit    = "missing-exit-max-fare"
+	RuleOverMaxJourney = "over-max-journey-time-max-fare"
+)
+
+// lateExit takes the exit of a journey already closed at the maximum fare
+// for a missing exit. An exit captured within MaxJourney of the entry was
+// real and in time: the journey is priced from its taps and the difference
+// refunded. A later exit confirms the overlong journey: nothing more is
+// charged. Either way the gate opens and the exit is not a second journey.
+func (p *Processor) lateExit(t proto.Tap, r *Rider, l *Journey, now time.Time, balance decimal.Decimal) (Effect, error) {
+	var eff Effect
+	charged := l.Fare
+	l.ExitEvent = t.EventID
+	if now.Sub(l.EntryAt) >= p.cfg.MaxJourney {
+		l.ExitSite, l.ExitAt, l.FareRule = t.Site, now, RuleOverMaxJourney
+		eff.Close, eff.Journey = []*Journey{l}, l
+		zero := decimal.Zero
+		eff.Decision = p.decision(t, proto.ReasonOK, &zero, &balance, proto.Display{
+			VI: "Quá thời gian hành trình: đã thu giá tối đa " + money.Format(charged),
+			EN: "Journey too long: maximum fare " + money.Format(charged) + " already charged",
+		})
+		return eff, nil
+	}
+	l.Cap, l.CapRule, l.TransferRule, l.TransferFrom = "", "", "", 0
+	if _, _, err := p.price(l, t.Site, now, nil); err != nil {
+		return Effect{}, err
+	}
+	if _, err := p.applyCaps(l, r); err != nil {
+		return Effect{}, err
+	}
+	refund := charged.Sub(l.Fare)
+	if refund.IsPositive() {
+		c, err := ledger.Transfer("fare-correction:"+t.EventID, "fare_correction", "late exit "+t.Site,
+			ledger.OperatorRevenue(l.OperatorID), ledger.Rider(r.Subject), refund)
+		if err != nil {
+			return Effect{}, err
+		}
+		eff.Charges = append(eff.Charges, c)
+		balance = balance.Add(refund)
+	}
+	eff.Close, eff.Journey = []*Journey{l}, l
+	zero := decimal.Zero
+	eff.Decision = p.decision(t, proto.ReasonOK, &zero, &balance, proto.Display{
+		VI: "Phí " + money.Format(l.Fare) + ", hoàn lại " + money.Format(refund),
+		EN: "Fare " + money.Format(l.Fare) + ", " + money.Format(refund) + " refunded",
+	})
+	return eff, nil
+}
+
+// Sweep closes, at the maximum fare, journeys left open longer than
+// MaxJourney (the rider never tapped out), so that the charge and the
+// ridership do not wait for the rider's next entry. It returns how many it
+// closed. A late exit still corrects them (see lateExit).
+func (p *Processor) Sweep(ctx context.Context) (int, error) {
+	now := p.cfg.Now()
+	subjects, err := p.cfg.Store.StaleJourneys(ctx, now.Add(-p.cfg.MaxJourney), 500)
+	if err != nil {
+		return 0, err
+	}
+	closed := 0
+	for _, subject := range subjects {
+		did := false
+		err := p.cfg.Store.Settle(ctx, subject, func(r *Rider) (Effect, error) {
+			o := r.Open
+			did = o != nil && now.Sub(o.EntryAt) >= p.cfg.MaxJourney
+			if !did {
+				return Effect{}, nil // the rider tapped out meanwhile
+			}
+			charges, err := p.closeIncomplete(o, "", "", o.EntryAt.Add(p.cfg.MaxJourney), RuleMissingExit)
+			if err != nil {
+				return Effect{}, err
+			}
+			return Effect{Close: []*Journey{o}, Charges: charges}, nil
+		})
+		if err != nil {
+			return closed, err
+		}
+		if did {
+			closed++
+		}
+	}
+	return closed, nil
 }
 
 // price prices the journey o ending at exit: alone, or as the second leg

@@ -218,3 +218,43 @@ func (s *Store) PurgeAssertionUses(ctx context.Context, cutoff time.Time) (int64
 	}
 	return tag.RowsAffected(), nil
 }
+
+// StaleJourneys lists riders whose journey has been open since before cutoff.
+func (s *Store) StaleJourneys(ctx context.Context, cutoff time.Time, limit int) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT subject FROM journeys WHERE status = 'open' AND entry_at < $1
+		ORDER BY entry_at LIMIT $2`, cutoff, limit)
+	if err != nil {
+		return nil, fmt.Errorf("settlepg: stale journeys: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// Settle applies a change to one rider outside any tap (the sweep of
+// journeys left open): in one transaction it locks and reads the rider as
+// Admit does, calls decide and applies the Effect; its Decision is ignored.
+func (s *Store) Settle(ctx context.Context, subject string, decide func(*admission.Rider) (admission.Effect, error)) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		r := &admission.Rider{Subject: subject}
+		if err := loadRider(ctx, tx, r); err != nil {
+			return err
+		}
+		eff, err := decide(r)
+		if err != nil {
+			return err
+		}
+		return s.apply(ctx, tx, eff)
+	})
+	if err != nil {
+		return fmt.Errorf("settlepg: settle %s: %w", subject, err)
+	}
+	return nil
+}

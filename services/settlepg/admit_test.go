@@ -610,3 +610,48 @@ func TestTransferAtCatLinh(t *testing.T) {
 	}
 	f.checkBooks()
 }
+
+// An entry never tapped out is closed at the maximum fare by the sweep; an
+// exit that turns up later is not a second journey: in time (an offline
+// gate forwarding it), the journey is priced from its taps and the
+// difference refunded; too late, nothing more is charged.
+func TestSweepAndLateExits(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.topUp("vn_sw", 100000)
+	f.topUp("vn_late2", 100000)
+	want(t, f.do(proto.KindMetroEntry, catLinh, "vn_sw"), proto.ReasonOK)
+	want(t, f.do(proto.KindMetroEntry, catLinh, "vn_late2"), proto.ReasonOK)
+	entered := f.now
+	if n, err := f.proc.Sweep(ctx); err != nil || n != 0 {
+		t.Fatalf("sweep of fresh journeys: %d %v", n, err)
+	}
+	f.now = entered.Add(5 * time.Hour)
+	if n, err := f.proc.Sweep(ctx); err != nil || n != 2 {
+		t.Fatalf("sweep: %d %v, want 2", n, err)
+	}
+	if n, _ := f.proc.Sweep(ctx); n != 0 {
+		t.Errorf("second sweep closed %d", n)
+	}
+	if got := f.balance("vn_sw"); !got.Equal(money.Dong(85000)) {
+		t.Fatalf("after sweep %s", got)
+	}
+	// vn_sw's exit five hours on: the maximum fare stands, nothing more.
+	d := f.do(proto.KindMetroExit, laThanh, "vn_sw")
+	want(t, d, proto.ReasonOK)
+	if *d.FareVND != 0 || *d.BalanceVND != 85000 {
+		t.Errorf("exit after the sweep: %+v", d)
+	}
+	// vn_late2's exit was captured an hour after entry and arrives now
+	// (the clock is set back to its capture time: offline forwarding).
+	f.now = entered.Add(time.Hour)
+	d = f.do(proto.KindMetroExit, laThanh, "vn_late2")
+	want(t, d, proto.ReasonOK)
+	if *d.BalanceVND != 92000 || !strings.Contains(d.Display.EN, "Fare 8.000 ₫, 7.000 ₫ refunded") {
+		t.Errorf("late exit: %+v", d)
+	}
+	if got := f.balance("vn_late2"); !got.Equal(money.Dong(92000)) {
+		t.Errorf("balance %s, want 92000", got)
+	}
+	f.checkBooks()
+}

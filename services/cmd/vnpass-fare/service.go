@@ -95,7 +95,18 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	m.Exporter = &ridership.Exporter{Source: m.Store, Sink: m.Sink, Pseudo: pseudo, Interval: cfg.ExportInterval, Log: m.Log}
 	m.goRun(func() { m.Exporter.Run(runCtx) })
-	m.goRun(func() { m.purgeAssertionIDs(runCtx) })
+	// Assertion ids that expired an hour ago (far beyond the verifier's
+	// leeway: a replay is refused as expired) need not be kept.
+	m.goRun(func() {
+		m.every(runCtx, 10*time.Minute, "purged expired assertion ids", func(ctx context.Context) (int, error) {
+			n, err := m.Store.PurgeAssertionUses(ctx, cfg.Now().Add(-time.Hour))
+			return int(n), err
+		})
+	})
+	// Journeys left open past the maximum journey time: the maximum fare.
+	m.goRun(func() {
+		m.every(runCtx, time.Minute, "closed journeys with a missing exit at the maximum fare", m.Proc.Sweep)
+	})
 
 	m.Ingest, err = tapmqtt.New(tapmqtt.Config{
 		BrokerURL: cfg.MQTTURL, Username: cfg.MQTTUser, Password: cfg.MQTTPassword,
@@ -173,22 +184,20 @@ func refreshWithRetry(ctx context.Context, v *vneid.Verifier, log *slog.Logger) 
 	}
 }
 
-// purgeAssertionIDs keeps the single-use table of assertion ids small:
-// every ten minutes it drops ids that expired over an hour ago (far beyond
-// the verifier's clock leeway, so a replay of one is refused as expired).
-func (m *Main) purgeAssertionIDs(ctx context.Context) {
-	t := time.NewTicker(10 * time.Minute)
+// every runs job every interval until ctx ends, logging what it did.
+func (m *Main) every(ctx context.Context, interval time.Duration, what string, job func(context.Context) (int, error)) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			n, err := m.Store.PurgeAssertionUses(ctx, m.Config.Now().Add(-time.Hour))
-			if err != nil {
-				m.Log.Warn("purge of assertion ids failed", "err", err)
+			n, err := job(ctx)
+			if err != nil && ctx.Err() == nil {
+				m.Log.Warn(what+" failed", "err", err)
 			} else if n > 0 {
-				m.Log.Info("purged expired assertion ids", "count", n)
+				m.Log.Info(what, "count", n)
 			}
 		}
 	}
