@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+	"github.com/vnpass/vnpass/fare"
 	"github.com/vnpass/vnpass/ledger"
 	"github.com/vnpass/vnpass/proto"
 )
@@ -38,9 +39,17 @@ type Rider struct {
 	Balance  decimal.Decimal
 	Open     *Journey // the rider's open journey, if any
 	Last     *Journey // the rider's latest finished journey
+	// Passes the rider holds that were valid in the last days.
+	Passes []HeldPass
 	// Spent sums what the rider was charged for complete journeys on a
 	// network entered in [from, to), read in the same transaction.
 	Spent func(network string, from, to time.Time) (decimal.Decimal, error)
+}
+
+// HeldPass is a pass a rider bought: fare.Pass with its id.
+type HeldPass struct {
+	ID int64
+	fare.Pass
 }
 
 // AccountStatus of a rider's account.
@@ -75,6 +84,7 @@ type Journey struct {
 	// as one; "" when the journey stands alone.
 	TransferRule string
 	TransferFrom int64
+	PassID       int64 // the pass that paid for the journey, if one did
 	Status       JourneyStatus
 }
 

@@ -238,7 +238,7 @@ func (p *Processor) decide(t proto.Tap, r *Rider, category string) (Effect, erro
 			}
 			// The rider never tapped out of the old journey: close it at the
 			// maximum fare so that this entry can open a new one.
-			charges, err := p.closeIncomplete(o, "", "", o.EntryAt.Add(p.cfg.MaxJourney), RuleMissingExit)
+			charges, err := p.closeIncomplete(o, r.Passes, "", "", o.EntryAt.Add(p.cfg.MaxJourney), RuleMissingExit)
 			if err != nil {
 				return Effect{}, err
 			}
@@ -283,7 +283,7 @@ func (p *Processor) decide(t proto.Tap, r *Rider, category string) (Effect, erro
 	case o != nil && o.NetworkID == stop.NetworkID && now.Sub(o.EntryAt) >= p.cfg.MaxJourney:
 		// Inside far longer than any journey takes: priced as a journey
 		// with a missing tap, once.
-		charges, err := p.closeIncomplete(o, t.EventID, t.Site, now, RuleOverMaxJourney)
+		charges, err := p.closeIncomplete(o, r.Passes, t.EventID, t.Site, now, RuleOverMaxJourney)
 		if err != nil {
 			return Effect{}, err
 		}
@@ -301,7 +301,7 @@ func (p *Processor) decide(t proto.Tap, r *Rider, category string) (Effect, erro
 			Subject: r.Subject, NetworkID: stop.NetworkID, OperatorID: stop.OperatorID,
 			Category: category,
 		}
-		charges, err := p.closeIncomplete(o, t.EventID, t.Site, now, RuleMissingEntry)
+		charges, err := p.closeIncomplete(o, r.Passes, t.EventID, t.Site, now, RuleMissingEntry)
 		if err != nil {
 			return Effect{}, err
 		}
@@ -314,7 +314,7 @@ func (p *Processor) decide(t proto.Tap, r *Rider, category string) (Effect, erro
 		}
 	default:
 		o.ExitEvent = t.EventID
-		q, adj, err := p.price(o, t.Site, now, r.Last)
+		q, adj, err := p.price(o, t.Site, now, r.Last, r.Passes)
 		if err != nil {
 			return Effect{}, err
 		}
@@ -335,6 +335,8 @@ func (p *Processor) decide(t proto.Tap, r *Rider, category string) (Effect, erro
 		switch {
 		case q.Amount.IsZero():
 			text = proto.Display{VI: "Miễn phí", EN: "Free fare"}
+		case o.PassID != 0:
+			text = proto.Display{VI: "Đi bằng vé kỳ", EN: "Travelling on your pass"}
 		case adj.IsNegative() && capped.Cap == fare.CapNone:
 			text = proto.Display{
 				VI: "Phí " + money.Format(fareAmt) + " (chuyển tuyến, giảm " + money.Format(adj.Neg()) + ")",
@@ -386,8 +388,8 @@ func (p *Processor) lateExit(t proto.Tap, r *Rider, l *Journey, now time.Time, b
 		})
 		return eff, nil
 	}
-	l.Cap, l.CapRule, l.TransferRule, l.TransferFrom = "", "", "", 0
-	if _, _, err := p.price(l, t.Site, now, nil); err != nil {
+	l.Cap, l.CapRule, l.TransferRule, l.TransferFrom, l.PassID = "", "", "", 0, 0
+	if _, _, err := p.price(l, t.Site, now, nil, r.Passes); err != nil {
 		return Effect{}, err
 	}
 	if _, err := p.applyCaps(l, r); err != nil {
@@ -431,7 +433,7 @@ func (p *Processor) Sweep(ctx context.Context) (int, error) {
 			if !did {
 				return Effect{}, nil // the rider tapped out meanwhile
 			}
-			charges, err := p.closeIncomplete(o, "", "", o.EntryAt.Add(p.cfg.MaxJourney), RuleMissingExit)
+			charges, err := p.closeIncomplete(o, r.Passes, "", "", o.EntryAt.Add(p.cfg.MaxJourney), RuleMissingExit)
 			if err != nil {
 				return Effect{}, err
 			}
@@ -452,7 +454,7 @@ func (p *Processor) Sweep(ctx context.Context) (int, error) {
 // from Line 2A at Cát Linh, entry to Line 3 at Cát Linh within the time
 // limit). It fills o's fare fields and returns the quote of the leg alone
 // and what the transfer changed.
-func (p *Processor) price(o *Journey, exit string, at time.Time, prev *Journey) (fare.Quote, decimal.Decimal, error) {
+func (p *Processor) price(o *Journey, exit string, at time.Time, prev *Journey, passes []HeldPass) (fare.Quote, decimal.Decimal, error) {
 	next := fare.Leg{From: o.EntrySite, To: exit, EntryAt: o.EntryAt, ExitAt: at, Category: o.Category}
 	o.ExitSite, o.ExitAt = exit, at
 	if prev == nil || prev.Status != JourneyClosed || prev.TransferFrom != 0 {
@@ -463,6 +465,7 @@ func (p *Processor) price(o *Journey, exit string, at time.Time, prev *Journey) 
 			return fare.Quote{}, decimal.Zero, fmt.Errorf("price %s -> %s: %w", o.EntrySite, exit, err)
 		}
 		o.FullFare, o.Fare, o.FareRule, o.OperatorID, o.Status = q.Amount, q.Amount, q.RuleID, q.OperatorID, JourneyClosed
+		usePass(o, passes)
 		return q, decimal.Zero, nil
 	}
 	tq, err := p.cfg.Fares.Transfer(fare.Leg{
@@ -477,7 +480,28 @@ func (p *Processor) price(o *Journey, exit string, at time.Time, prev *Journey) 
 	if tq.RuleID != "" {
 		o.TransferRule, o.TransferFrom = tq.RuleID, prev.ID
 	}
+	if usePass(o, passes) {
+		return q, decimal.Zero, nil
+	}
 	return q, tq.Adjustment, nil
+}
+
+// usePass makes a pass pay for the journey if one covers its network when
+// it entered (or, for a journey with no entry, when it left). It reports
+// whether one did.
+func usePass(o *Journey, passes []HeldPass) bool {
+	at := o.EntryAt
+	if at.IsZero() {
+		at = o.ExitAt
+	}
+	for _, h := range passes {
+		if fare.PassCovers(h.Pass, o.NetworkID, at) {
+			o.Fare, o.PassID = decimal.Zero, h.ID
+			o.TransferRule, o.TransferFrom = "", 0
+			return true
+		}
+	}
+	return false
 }
 
 // applyCaps lowers a priced journey's fare to what the daily and monthly
@@ -508,10 +532,11 @@ func (p *Processor) applyCaps(o *Journey, r *Rider) (fare.CapResult, error) {
 // closeIncomplete prices a journey missing a tap at the network's maximum
 // fare for the rider's category and returns its charge (none when that is
 // free), keyed by the journey's missing side.
-func (p *Processor) closeIncomplete(o *Journey, exitEvent, exitSite string, at time.Time, rule string) ([]ledger.Transaction, error) {
+func (p *Processor) closeIncomplete(o *Journey, passes []HeldPass, exitEvent, exitSite string, at time.Time, rule string) ([]ledger.Transaction, error) {
 	o.ExitEvent, o.ExitSite, o.ExitAt = exitEvent, exitSite, at
 	o.Fare = p.cfg.Fares.MaxFareFor(o.NetworkID, o.Category)
 	o.FullFare, o.FareRule, o.Status = o.Fare, rule, JourneyIncomplete
+	usePass(o, passes)
 	if !o.Fare.IsPositive() {
 		return nil, nil
 	}

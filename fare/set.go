@@ -2,6 +2,7 @@ package fare
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/shopspring/decimal"
 )
@@ -122,4 +123,24 @@ func (s *Set) Transfer(prev, next Leg) (TransferQuote, error) {
 		return TransferQuote{}, err
 	}
 	return TransferQuote{Next: b, Charge: b.Amount, Adjustment: decimal.Zero, Journey: prev.Charged.Add(b.Amount)}, nil
+}
+
+// NewPass prices a pass with the feed that sells the product; see
+// Table.NewPass.
+func (s *Set) NewPass(productID, category string, start time.Time) (Pass, error) {
+	for _, t := range s.tables {
+		if _, ok := t.passes[productID]; ok {
+			return t.NewPass(productID, category, start)
+		}
+	}
+	return Pass{}, fmt.Errorf("%w: %q", ErrNoPass, productID)
+}
+
+// Network finds a network in whichever feed has it.
+func (s *Set) Network(id string) (Network, bool) {
+	t, ok := s.byNetwork[id]
+	if !ok {
+		return Network{}, false
+	}
+	return t.Network(id)
 }

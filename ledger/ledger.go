@@ -158,3 +158,6 @@ func SameEntries(a, b []Entry) bool {
 	}
 	return true
 }
+
+// ErrInsufficientFunds: the balance does not cover a purchase.
+var ErrInsufficientFunds = errors.New("ledger: balance does not cover the purchase")

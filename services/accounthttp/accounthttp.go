@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/vnpass/vnpass/fare"
 	"github.com/vnpass/vnpass/ledger"
 	"github.com/vnpass/vnpass/money"
 	"github.com/vnpass/vnpass/services/authjwt"
@@ -38,6 +39,22 @@ type Config struct {
 	Log   *slog.Logger
 	// Routes adds other APIs' routes under /v1, behind the same JWT check.
 	Routes []func(v1 fiber.Router)
+	// Passes sells passes when set: the fare data prices them, the store
+	// records them with their payment.
+	Passes    PassCatalogue
+	PassStore PassStore
+	Now       func() time.Time
+}
+
+// PassCatalogue prices passes (*fare.Set).
+type PassCatalogue interface {
+	NewPass(productID, category string, start time.Time) (fare.Pass, error)
+	Network(id string) (fare.Network, bool)
+}
+
+// PassStore records a bought pass and its payment in one transaction.
+type PassStore interface {
+	BuyPass(ctx context.Context, subject string, p fare.Pass, pay ledger.Transaction) (int64, error)
 }
 
 // Top-up bounds, whole dong.
@@ -55,6 +72,9 @@ func New(cfg Config) *fiber.App {
 	}
 	if cfg.Provider == "" {
 		cfg.Provider = "sim"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	app := fiber.New(fiber.Config{
 		BodyLimit:             64 << 10,
@@ -77,6 +97,9 @@ func New(cfg Config) *fiber.App {
 	v1.Post("/accounts", h.open)
 	v1.Get("/accounts/:subject", h.get)
 	v1.Post("/accounts/:subject/topups", h.topUp)
+	if cfg.Passes != nil && cfg.PassStore != nil {
+		v1.Post("/accounts/:subject/passes", h.buyPass)
+	}
 	for _, r := range cfg.Routes {
 		r(v1)
 	}
@@ -204,4 +227,86 @@ func (h *handlers) topUp(c *fiber.Ctx) error {
 		return err
 	}
 	return c.Status(status).JSON(show(a))
+}
+
+// PassJSON is a pass as the API shows it.
+type PassJSON struct {
+	ID         int64  `json:"id"`
+	ProductID  string `json:"product_id"`
+	NetworkID  string `json:"network_id"`
+	Category   string `json:"category"`
+	PriceVND   int64  `json:"price_vnd"`
+	PriceText  string `json:"price_text"`
+	PriceRule  string `json:"price_rule"`
+	ValidFrom  string `json:"valid_from"`  // RFC 3339, Asia/Ho_Chi_Minh
+	ValidUntil string `json:"valid_until"` // exclusive
+}
+
+// buyPass sells a day, 3-day or month pass paid from the rider's balance.
+// A rider buys for itself at the default (adult) price; concession passes
+// (students, industrial-zone workers) are issued by an admin who has seen
+// the proof, until VNeID carries those attributes.
+func (h *handlers) buyPass(c *fiber.Ctx) error {
+	subject := c.Params("subject")
+	if !subjectRE.MatchString(subject) {
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-subject", "subject must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'.")
+	}
+	cl := authjwt.Caller(c)
+	if !(cl.Role == authjwt.RoleAdmin || (cl.Role == authjwt.RoleRider && cl.Subject == subject)) {
+		return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "You may not buy passes for this account.")
+	}
+	var req struct {
+		ProductID      string `json:"product_id"`
+		Category       string `json:"category"`
+		Start          string `json:"start"`
+		IdempotencyKey string `json:"idempotency_key"`
+	}
+	if err := c.BodyParser(&req); err != nil {
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-request", "The body must be JSON: {\"product_id\": \"hn2a-month\", \"idempotency_key\": \"...\"}.")
+	}
+	if req.IdempotencyKey == "" || len(req.IdempotencyKey) > 100 {
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-idempotency-key", "idempotency_key must be 1-100 characters.")
+	}
+	if req.Category != "" && cl.Role != authjwt.RoleAdmin {
+		return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "Concession passes are issued at a service counter.")
+	}
+	start := h.cfg.Now()
+	if req.Start != "" {
+		t, err := time.Parse(time.RFC3339, req.Start)
+		if err != nil || t.Before(start.Add(-time.Minute)) || t.After(start.AddDate(0, 2, 0)) {
+			return authjwt.Problem(c, fiber.StatusBadRequest, "bad-start", "start must be an RFC 3339 time from now to two months ahead.")
+		}
+		start = t
+	}
+	pass, err := h.cfg.Passes.NewPass(req.ProductID, req.Category, start)
+	if err != nil {
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-product", "No such pass for this rider category: "+req.ProductID+".")
+	}
+	nw, _ := h.cfg.Passes.Network(pass.NetworkID)
+	pay := ledger.Transaction{Key: "pass:" + subject + ":" + req.IdempotencyKey}
+	if pass.Amount.IsPositive() {
+		if pay, err = ledger.Transfer(pay.Key, "pass", pass.ProductID,
+			ledger.Rider(subject), ledger.OperatorRevenue(nw.OperatorID), pass.Amount); err != nil {
+			return err
+		}
+	}
+	id, err := h.cfg.PassStore.BuyPass(c.UserContext(), subject, pass, pay)
+	status := fiber.StatusCreated
+	switch {
+	case errors.Is(err, ledger.ErrDuplicate):
+		status = fiber.StatusOK
+	case errors.Is(err, ledger.ErrKeyConflict):
+		return authjwt.Problem(c, fiber.StatusConflict, "idempotency-key-reused", "This idempotency_key was used for a different pass.")
+	case errors.Is(err, ledger.ErrNoAccount):
+		return authjwt.Problem(c, fiber.StatusNotFound, "no-account", "No vnpass account is linked to this subject.")
+	case errors.Is(err, ledger.ErrInsufficientFunds):
+		return authjwt.Problem(c, fiber.StatusConflict, "insufficient-balance", "The balance does not cover "+money.Format(pass.Amount)+"; please top up.")
+	case err != nil:
+		return err
+	}
+	return c.Status(status).JSON(PassJSON{
+		ID: id, ProductID: pass.ProductID, NetworkID: pass.NetworkID, Category: pass.Category,
+		PriceVND: pass.Amount.IntPart(), PriceText: money.Format(pass.Amount), PriceRule: pass.RuleID,
+		ValidFrom: pass.ValidFrom.In(fare.Zone).Format(time.RFC3339), ValidUntil: pass.ValidUntil.In(fare.Zone).Format(time.RFC3339),
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/vnpass/vnpass/fare"
 	"github.com/vnpass/vnpass/internal/testenv"
 	"github.com/vnpass/vnpass/services/accounthttp"
 	"github.com/vnpass/vnpass/services/authjwt"
@@ -33,7 +34,11 @@ func newAPI(t *testing.T) *api {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &api{t: t, app: accounthttp.New(accounthttp.Config{Accounts: s, Auth: is}), is: is}
+	fares, err := fare.Shipped()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &api{t: t, app: accounthttp.New(accounthttp.Config{Accounts: s, Auth: is, Passes: fares, PassStore: s}), is: is}
 }
 
 func (a *api) token(sub string, role authjwt.Role) string {
@@ -132,6 +137,45 @@ func TestAuthorization(t *testing.T) {
 			if ct := h.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") || body["status"] != float64(code) || body["detail"] == "" {
 				t.Errorf("%s: not an RFC 7807 problem: %s %v", c.name, ct, body)
 			}
+		}
+	}
+}
+
+func TestBuyPass(t *testing.T) {
+	a := newAPI(t)
+	admin := a.token("ops", authjwt.RoleAdmin)
+	rider := a.token("vn_an", authjwt.RoleRider)
+	a.do("POST", "/v1/accounts", admin, `{"subject":"vn_an"}`)
+	a.do("POST", "/v1/accounts/vn_an/topups", admin, `{"amount_vnd":250000,"idempotency_key":"t1"}`)
+	code, body, _ := a.do("POST", "/v1/accounts/vn_an/passes", rider, `{"product_id":"hn2a-month","idempotency_key":"p1"}`)
+	if code != 201 || body["price_vnd"] != float64(200000) || body["price_text"] != "200.000 ₫" || body["category"] != "adult" {
+		t.Fatalf("buy: %d %v", code, body)
+	}
+	if !strings.HasSuffix(body["valid_until"].(string), "T00:00:00+07:00") {
+		t.Errorf("a month pass ends at local midnight: %v", body["valid_until"])
+	}
+	if code, _, _ := a.do("POST", "/v1/accounts/vn_an/passes", rider, `{"product_id":"hn2a-month","idempotency_key":"p1"}`); code != 200 {
+		t.Errorf("repeat: %d", code)
+	}
+	_, acct, _ := a.do("GET", "/v1/accounts/vn_an", admin, "")
+	if acct["balance_vnd"] != float64(50000) {
+		t.Errorf("balance after the pass %v", acct["balance_vnd"])
+	}
+	for _, c := range []struct {
+		name, token, body string
+		want              int
+	}{
+		{"concession by the rider", rider, `{"product_id":"hn2a-month","category":"student","idempotency_key":"p2"}`, 403},
+		{"beyond the balance", rider, `{"product_id":"hn3-month","idempotency_key":"p3"}`, 409},
+		{"no such pass", rider, `{"product_id":"hn2a-year","idempotency_key":"p4"}`, 400},
+		{"reused key", rider, `{"product_id":"hn2a-day","idempotency_key":"p1"}`, 409},
+		{"another rider", a.token("vn_binh", authjwt.RoleRider), `{"product_id":"hn2a-day","idempotency_key":"p5"}`, 403},
+		{"student by an admin", admin, `{"product_id":"hn3-month","category":"student","idempotency_key":"p6"}`, 409}, // 100.000 > 50.000
+		{"day pass", rider, `{"product_id":"hn2a-day","idempotency_key":"p7"}`, 201},
+	} {
+		code, body, _ := a.do("POST", "/v1/accounts/vn_an/passes", c.token, c.body)
+		if code != c.want {
+			t.Errorf("%s: %d %v, want %d", c.name, code, body, c.want)
 		}
 	}
 }

@@ -40,6 +40,10 @@ func (s *Store) Admit(ctx context.Context, rec admission.Record, decide func(*ad
 			if err := loadRider(ctx, tx, r); err != nil {
 				return err
 			}
+			// Passes that may cover a journey entered up to two days ago.
+			if err := loadPasses(ctx, tx, r, rec.ReceivedAt.Add(-48*time.Hour)); err != nil {
+				return err
+			}
 		}
 		eff, err := decide(r)
 		if err != nil {
@@ -162,10 +166,10 @@ func (s *Store) apply(ctx context.Context, tx pgx.Tx, eff admission.Effect) erro
 	for _, j := range eff.Close {
 		_, err := tx.Exec(ctx, `UPDATE journeys SET exit_event = $2, exit_site = $3, exit_at = $4,
 			status = $5, fare = $6, fare_rule = $7, operator_id = $8, full_fare = $9, cap = $10, cap_rule = $11,
-			transfer_rule = $12, transfer_from = $13
+			transfer_rule = $12, transfer_from = $13, pass_id = $14
 			WHERE id = $1`,
 			j.ID, nullUUID(j.ExitEvent), nullText(j.ExitSite), j.ExitAt, string(j.Status), j.Fare, j.FareRule, j.OperatorID,
-			j.FullFare, nullText(j.Cap), nullText(j.CapRule), nullText(j.TransferRule), nullID(j.TransferFrom))
+			j.FullFare, nullText(j.Cap), nullText(j.CapRule), nullText(j.TransferRule), nullID(j.TransferFrom), nullID(j.PassID))
 		if err != nil {
 			return fmt.Errorf("close journey %d: %w", j.ID, err)
 		}
@@ -177,11 +181,11 @@ func (s *Store) apply(ctx context.Context, tx pgx.Tx, eff admission.Effect) erro
 			fare, full, exitAt = &j.Fare, &j.FullFare, j.ExitAt
 		}
 		err := tx.QueryRow(ctx, `INSERT INTO journeys (subject, network_id, operator_id, entry_event, entry_site,
-			entry_at, exit_event, exit_site, exit_at, status, fare, fare_rule, category, full_fare, cap, cap_rule)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id`,
+			entry_at, exit_event, exit_site, exit_at, status, fare, fare_rule, category, full_fare, cap, cap_rule, pass_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id`,
 			j.Subject, j.NetworkID, j.OperatorID, nullUUID(j.EntryEvent), nullText(j.EntrySite), nullTime(j.EntryAt),
 			nullUUID(j.ExitEvent), nullText(j.ExitSite), exitAt, string(j.Status), fare, nullText(j.FareRule), j.Category,
-			full, nullText(j.Cap), nullText(j.CapRule)).
+			full, nullText(j.Cap), nullText(j.CapRule), nullID(j.PassID)).
 			Scan(&j.ID)
 		if err != nil {
 			return fmt.Errorf("open journey: %w", err)

@@ -655,3 +655,55 @@ func TestSweepAndLateExits(t *testing.T) {
 	}
 	f.checkBooks()
 }
+
+func TestPasses(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.topUp("vn_pass", 100000)
+	day, err := f.fares.NewPass("hn2a-day", "", f.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buy := func(key string, p fare.Pass) error {
+		pay, _ := ledger.Transfer("pass:vn_pass:"+key, "pass", p.ProductID, ledger.Rider("vn_pass"), ledger.OperatorRevenue("hanoi-metro"), p.Amount)
+		_, err := f.store.BuyPass(ctx, "vn_pass", p, pay)
+		return err
+	}
+	if err := buy("d1", day); err != nil {
+		t.Fatal(err)
+	}
+	if err := buy("d1", day); !errors.Is(err, ledger.ErrDuplicate) {
+		t.Errorf("second purchase with the same key: %v", err)
+	}
+	if got := f.balance("vn_pass"); !got.Equal(money.Dong(70000)) {
+		t.Fatalf("balance after the day pass %s", got)
+	}
+	// Journeys on Line 2A today cost nothing; Line 3 is not covered.
+	for i := 0; i < 3; i++ {
+		want(t, f.do(proto.KindMetroEntry, catLinh, "vn_pass"), proto.ReasonOK)
+		d := f.do(proto.KindMetroExit, yen, "vn_pass")
+		if *d.FareVND != 0 || d.Display.EN != "Travelling on your pass · Balance 70.000 ₫" {
+			t.Errorf("trip %d on the pass: %+v", i, d)
+		}
+	}
+	want(t, f.do(proto.KindMetroEntry, "hn3-nhon", "vn_pass"), proto.ReasonOK)
+	if d := f.do(proto.KindMetroExit, "hn3-cau-giay", "vn_pass"); *d.FareVND == 0 {
+		t.Error("the Line 2A day pass paid for Line 3")
+	}
+	// Tomorrow (local) the day pass is over.
+	f.now = day.ValidUntil
+	want(t, f.do(proto.KindMetroEntry, catLinh, "vn_pass"), proto.ReasonOK)
+	if d := f.do(proto.KindMetroExit, yen, "vn_pass"); *d.FareVND != 15000 {
+		t.Errorf("after the pass: %d", *d.FareVND)
+	}
+	month, _ := f.fares.NewPass("hn2a-month", "", f.now)
+	if err := buy("m1", month); !errors.Is(err, ledger.ErrInsufficientFunds) {
+		t.Errorf("a month pass beyond the balance: %v", err)
+	}
+	var passJourneys int
+	f.store.Pool().QueryRow(ctx, "SELECT count(*) FROM journeys WHERE pass_id IS NOT NULL AND fare = 0").Scan(&passJourneys)
+	if passJourneys != 3 {
+		t.Errorf("%d journeys paid by the pass, want 3", passJourneys)
+	}
+	f.checkBooks()
+}

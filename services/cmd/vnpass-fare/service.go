@@ -128,7 +128,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	m.app = accounthttp.New(accounthttp.Config{
 		Accounts: m.Store, Auth: m.Auth, Log: m.Log, Metrics: m.metrics,
-		Ready: func(ctx context.Context) error { return m.Store.Pool().Ping(ctx) },
+		Ready:  func(ctx context.Context) error { return m.Store.Pool().Ping(ctx) },
+		Passes: fares, PassStore: m.Store, Now: cfg.Now,
 	})
 	if m.ln, err = net.Listen("tcp", cfg.APIAddr); err != nil {
 		return fmt.Errorf("api: %w", err)
