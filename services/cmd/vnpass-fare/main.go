@@ -1,4 +1,4 @@
-// Command vnpass-fare is the fare service (subcommands: token, books): it reads taps from MQTT (a member
+// Command vnpass-fare is the fare service (subcommands: token, books, quote, explain): it reads taps from MQTT (a member
 // of a shared subscription), verifies the VNeID assertion, decides and
 // settles each tap in PostgreSQL exactly once, answers the gate, exports
 // taps and journeys to ClickHouse in batches, and serves the accounts API.
@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -35,6 +36,22 @@ func main() {
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "vnpass-fare books:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) > 1 && (os.Args[1] == "quote" || os.Args[1] == "explain") {
+		var err error
+		if os.Args[1] == "quote" {
+			err = quote(os.Args[2:], os.Getenv, time.Now(), os.Stdout)
+		} else {
+			err = explainJourney(ctx, os.Args[2:], os.Getenv, os.Stdout)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "vnpass-fare %s: %v\n", os.Args[1], err)
+			if errors.Is(err, errUsage) {
+				os.Exit(2)
+			}
 			os.Exit(1)
 		}
 		return

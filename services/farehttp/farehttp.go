@@ -1,0 +1,115 @@
+// Package farehttp is the HTTP API of fare explanations, mounted under /v1
+// of the accounts API (behind its JWT check): what a trip would cost
+// between any two stations at a time, and why a rider paid what they paid
+// for a journey. Answers come from package explain; errors are RFC 7807
+// problems naming the parameter at fault.
+package farehttp
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/vnpass/vnpass/explain"
+	"github.com/vnpass/vnpass/fare"
+	"github.com/vnpass/vnpass/services/authjwt"
+)
+
+// Config of the routes.
+type Config struct {
+	Fares    explain.Fares    // *fare.Set
+	Journeys explain.Journeys // *settlepg.Store
+	Now      func() time.Time // the default time of a quote; time.Now if nil
+}
+
+// Routes returns the routes to mount under /v1 (accounthttp.Config.Routes):
+//
+//	GET /v1/fares/quote?from=<stop_id>&to=<stop_id>[&at=<RFC 3339>][&category=<rider_category_id>]
+//	GET /v1/journeys/:id/explanation
+//
+// Any authenticated caller may ask for a quote. Admins and operators may
+// read the explanation of any journey, a rider only of its own: another
+// rider's journey is "not found", so that ids cannot be probed.
+func Routes(cfg Config) func(v1 fiber.Router) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	h := &handlers{cfg: cfg}
+	return func(v1 fiber.Router) {
+		v1.Get("/fares/quote", h.quote)
+		v1.Get("/journeys/:id/explanation", h.explanation)
+	}
+}
+
+type handlers struct{ cfg Config }
+
+func (h *handlers) quote(c *fiber.Ctx) error {
+	from, to, category := c.Query("from"), c.Query("to"), c.Query("category")
+	if from == "" {
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-from", "from must be a stop_id, e.g. hn2a-cat-linh.")
+	}
+	if to == "" {
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-to", "to must be a stop_id, e.g. hn2a-yen-nghia.")
+	}
+	at := h.cfg.Now()
+	if s := c.Query("at"); s != "" {
+		// An unescaped "+07:00" in a query string arrives as " 07:00".
+		t, err := time.Parse(time.RFC3339, strings.Replace(s, " ", "+", 1))
+		if err != nil {
+			return authjwt.Problem(c, fiber.StatusBadRequest, "bad-at", "at must be an RFC 3339 time, e.g. 2026-11-24T07:30:00+07:00.")
+		}
+		at = t
+	}
+	p, err := explain.Quote(h.cfg.Fares, from, to, category, at)
+	var qe *explain.QueryError
+	if errors.As(err, &qe) {
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-"+qe.Field, queryDetail(qe, from, to, category))
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(p)
+}
+
+// queryDetail says what is wrong with the parameter, in words a caller can
+// act on (the stop ids and category come from the request).
+func queryDetail(qe *explain.QueryError, from, to, category string) string {
+	switch {
+	case qe.Field == "from" && errors.Is(qe, fare.ErrUnknownStop):
+		return "from: no station has stop_id " + strconv.Quote(from) + "."
+	case qe.Field == "to" && errors.Is(qe, fare.ErrUnknownStop):
+		return "to: no station has stop_id " + strconv.Quote(to) + "."
+	case qe.Field == "category" && errors.Is(qe, fare.ErrUnknownCategory):
+		return "category: the fare data has no rider category " + strconv.Quote(category) + "."
+	case qe.Field == "category":
+		return "category: " + strconv.Quote(category) + " is not priced between these stations."
+	default:
+		return qe.Field + ": no fare covers a trip from " + strconv.Quote(from) + " to " + strconv.Quote(to) + "."
+	}
+}
+
+func (h *handlers) explanation(c *fiber.Ctx) error {
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-id", "id must be a journey id, a positive whole number.")
+	}
+	ctx := c.UserContext()
+	j, err := h.cfg.Journeys.Journey(ctx, id)
+	cl := authjwt.Caller(c)
+	// A rider learns nothing about other riders' journeys, not even that
+	// they exist.
+	mayRead := cl.Role == authjwt.RoleAdmin || cl.Role == authjwt.RoleOperator || (cl.Role == authjwt.RoleRider && cl.Subject != "" && cl.Subject == j.Subject)
+	if errors.Is(err, explain.ErrNoJourney) || (err == nil && !mayRead) {
+		return authjwt.Problem(c, fiber.StatusNotFound, "no-journey", "No journey with this id.")
+	}
+	if err != nil {
+		return err
+	}
+	ps, err := h.cfg.Journeys.FarePostings(ctx, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(explain.Journey(h.cfg.Fares, j, ps))
+}
