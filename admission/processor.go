@@ -36,6 +36,11 @@ type Config struct {
 	// MaxClockSkew is how far in the future a tap's capture time may be
 	// (the gate's clock ahead of ours). Default 5 s.
 	MaxClockSkew time.Duration
+	// MinTapInterval is the least time between a rider's tap one way and
+	// the next tap the other way (an exit seconds after an entry, an entry
+	// seconds after an exit): closer than that it is a second capture of the
+	// same passage, not a journey, and is refused. Default 3 s.
+	MinTapInterval time.Duration
 	// RetapWindow is how long a repeated tap at the same station is taken
 	// as the rider trying again (the first decision reached the gate too
 	// late, or the rider did not see it): the gate opens again without a
@@ -91,6 +96,9 @@ func New(cfg Config) (*Processor, error) {
 	}
 	if cfg.MaxClockSkew <= 0 {
 		cfg.MaxClockSkew = 5 * time.Second
+	}
+	if cfg.MinTapInterval <= 0 {
+		cfg.MinTapInterval = 3 * time.Second
 	}
 	if cfg.RetapWindow <= 0 {
 		cfg.RetapWindow = 2 * time.Minute
@@ -187,6 +195,22 @@ func (p *Processor) Handle(ctx context.Context, topic string, payload []byte) (R
 	return reply, nil
 }
 
+// tooSoon reports whether the tap follows the rider's last tap the other
+// way by less than MinTapInterval.
+func (p *Processor) tooSoon(t proto.Tap, r *Rider, now time.Time) bool {
+	var last time.Time
+	switch {
+	case t.Kind == proto.KindMetroExit && r.Open != nil:
+		last = r.Open.EntryAt
+	case t.Kind == proto.KindMetroEntry && r.Open == nil && r.Last != nil && r.Last.ExitEvent != "":
+		last = r.Last.ExitAt
+	default:
+		return false
+	}
+	d := now.Sub(last)
+	return d >= 0 && d < p.cfg.MinTapInterval
+}
+
 // tooOld reports whether a decision made at now would reach the gate after
 // it stopped waiting.
 func (p *Processor) tooOld(t proto.Tap, now time.Time) bool {
@@ -221,6 +245,9 @@ func (p *Processor) decide(t proto.Tap, r *Rider, category string) (Effect, erro
 	now := t.CapturedAt.Time
 	var eff Effect
 	balance := r.Balance
+	if p.tooSoon(t, r, now) {
+		return p.refusal(proto.ReasonTooSoon, t, &balance), nil
+	}
 	if t.Kind == proto.KindMetroEntry {
 		if r.Status == AccountSuspended {
 			return p.refusal(proto.ReasonAccountSuspended, t, &balance), nil
@@ -590,7 +617,7 @@ var reasonOrder = [...]proto.Reason{
 	proto.ReasonAssertionNotYetValid, proto.ReasonAssertionWrongDevice,
 	proto.ReasonAssertionReplayed, proto.ReasonUnknownSite, proto.ReasonWrongKind,
 	proto.ReasonPassBack, proto.ReasonNoEntry, proto.ReasonInsufficientFunds,
-	proto.ReasonAccountSuspended, proto.ReasonNoAccount, proto.ReasonTapTooOld, proto.ReasonDeviceClock,
+	proto.ReasonAccountSuspended, proto.ReasonNoAccount, proto.ReasonTapTooOld, proto.ReasonDeviceClock, proto.ReasonTooSoon,
 	proto.ReasonInternal,
 }
 

@@ -21,6 +21,7 @@ const (
 	ReasonTimeout              Reason = "timeout"      // gate-side: no decision in time
 	ReasonTapTooOld            Reason = "tap_too_old"  // reached the cloud after the gate stopped waiting
 	ReasonDeviceClock          Reason = "device_clock" // capture time in the future: the gate's clock is wrong
+	ReasonTooSoon              Reason = "too_soon"     // seconds after the rider's previous tap the other way
 	ReasonInternal             Reason = "internal_error"
 )
 
@@ -41,6 +42,7 @@ var reasonText = map[Reason]Display{
 	ReasonTimeout:              {VI: "Hệ thống bận, vui lòng thử lại", EN: "System busy, please try again"},
 	ReasonTapTooOld:            {VI: "Hết thời gian chờ, vui lòng thử lại", EN: "Timed out, please try again"},
 	ReasonDeviceClock:          {VI: "Lỗi đồng hồ của cửa, vui lòng liên hệ nhân viên", EN: "Gate clock error, please ask staff"},
+	ReasonTooSoon:              {VI: "Vui lòng chờ giây lát rồi thử lại", EN: "Please wait a moment and try again"},
 	ReasonInternal:             {VI: "Lỗi hệ thống, vui lòng liên hệ nhân viên", EN: "System error, please ask staff"},
 }
 

@@ -31,7 +31,7 @@ type Config struct {
 	GatesPerStation int      // entry gates and exit gates per station, default 1 of each
 	Riders          int
 	Window          time.Duration // arrivals spread uniformly over this, default 10s
-	RideTime        time.Duration // mean time between entry and exit, default 1s
+	RideTime        time.Duration // least time between entry and exit (up to 1.5 times that), default 3s
 	TopUpVND        int64         // each rider's opening top-up, default 100.000
 
 	Topics                        proto.Topics
@@ -94,7 +94,7 @@ func (c *Config) defaults() error {
 		c.Window = 10 * time.Second
 	}
 	if c.RideTime <= 0 {
-		c.RideTime = time.Second
+		c.RideTime = 3 * time.Second // the fare service refuses an exit sooner than 3 s after the entry
 	}
 	if c.TopUpVND == 0 {
 		c.TopUpVND = 100_000
@@ -155,7 +155,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		trip := Trip{Rider: r, Origin: cfg.Stations[o], Destination: cfg.Stations[d]}
 		arrive := time.Duration(rng.Int64N(int64(cfg.Window)))
-		ride := cfg.RideTime/2 + time.Duration(rng.Int64N(int64(cfg.RideTime)))
+		ride := cfg.RideTime + time.Duration(rng.Int64N(int64(cfg.RideTime)/2+1))
 		in := stations[trip.Origin].entries[rng.IntN(cfg.GatesPerStation)]
 		out := stations[trip.Destination].exits[rng.IntN(cfg.GatesPerStation)]
 		wg.Add(1)

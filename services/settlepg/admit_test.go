@@ -531,11 +531,12 @@ func TestCaps(t *testing.T) {
 			t.Errorf("trip %d: fare %d %q, want %d %q", i, *d.FareVND, d.Display.EN, c.fare, c.cap)
 		}
 	}
-	// Entering at 23:59 local still belongs to the capped day; 00:00 starts a new one.
-	f.now = time.Date(2026, 11, 24, 16, 58, 0, 0, time.UTC) // tap() adds a minute: 23:59 local
+	// Entering at 23:58 local still belongs to the capped day, even leaving
+	// after midnight; 00:00 starts a new one.
+	f.now = time.Date(2026, 11, 24, 16, 57, 0, 0, time.UTC) // tap() adds a minute: 23:58 local
 	want(t, f.do(proto.KindMetroEntry, catLinh, "vn_cap"), proto.ReasonOK)
 	if d := f.do(proto.KindMetroExit, yen, "vn_cap"); *d.FareVND != 0 {
-		t.Errorf("23:59 entry paid %d", *d.FareVND)
+		t.Errorf("23:58 entry paid %d", *d.FareVND)
 	}
 	f.now = time.Date(2026, 11, 24, 16, 59, 0, 0, time.UTC) // 00:00 local, 25 Nov
 	want(t, f.do(proto.KindMetroEntry, catLinh, "vn_cap"), proto.ReasonOK)
@@ -706,4 +707,21 @@ func TestPasses(t *testing.T) {
 		t.Errorf("%d journeys paid by the pass, want 3", passJourneys)
 	}
 	f.checkBooks()
+}
+
+// A second capture seconds after the rider's previous tap the other way is
+// not a journey.
+func TestMinimumTimeBetweenTaps(t *testing.T) {
+	f := newFixture(t)
+	f.topUp("vn_quick", 100000)
+	want(t, f.do(proto.KindMetroEntry, catLinh, "vn_quick"), proto.ReasonOK)
+	f.now = f.now.Add(-time.Minute + 2*time.Second) // tap() adds the minute back: 2 s after the entry
+	want(t, f.do(proto.KindMetroExit, catLinh, "vn_quick"), proto.ReasonTooSoon)
+	want(t, f.do(proto.KindMetroExit, laThanh, "vn_quick"), proto.ReasonOK)
+	f.now = f.now.Add(-time.Minute + 2*time.Second) // 2 s after the exit
+	want(t, f.do(proto.KindMetroEntry, laThanh, "vn_quick"), proto.ReasonTooSoon)
+	want(t, f.do(proto.KindMetroEntry, laThanh, "vn_quick"), proto.ReasonOK) // a minute on: fine
+	if got := f.balance("vn_quick"); !got.Equal(money.Dong(92000)) {
+		t.Errorf("balance %s", got)
+	}
 }

@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fs := flag.NewFlagSet("vnpass-rush", flag.ContinueOnError)
 	riders := fs.Int("riders", 200, "riders to send through the gates")
 	window := fs.Duration("window", 20*time.Second, "arrivals spread over this long")
-	ride := fs.Duration("ride", 3*time.Second, "mean time on the train")
+	ride := fs.Duration("ride", 3*time.Second, "least time on the train (up to 1.5 times that); the service refuses exits sooner than VNPASS_MIN_TAP_INTERVAL (3s) after entry")
 	gates := fs.Int("gates", 2, "entry and exit gates per station")
 	network := fs.String("network", "hn2a", "fare network whose stations get gates (hn2a: Hanoi Line 2A)")
 	stations := fs.String("stations", "", "comma-separated station (site) ids instead of a whole network")

@@ -29,13 +29,16 @@ type Config struct {
 	CHPassword     string       // VNPASS_CH_PASSWORD
 	CHDatabase     string       // VNPASS_CH_DATABASE, default vnpass
 	ExportInterval time.Duration
-	VNeIDIssuer    string // VNPASS_VNEID_ISSUER
-	VNeIDJWKSURL   string // VNPASS_VNEID_JWKS_URL
-	APIAddr        string // VNPASS_API_ADDR, default 127.0.0.1:58080
-	APISecret      string // VNPASS_API_SECRET, at least 32 bytes
-	PseudonymKey   string // VNPASS_PSEUDONYM_KEY, at least 32 bytes
-	FareData       string // VNPASS_FARE_DATA: a GTFS folder; default the shipped data
-	MaxJourney     time.Duration
+	VNeIDIssuer    string        // VNPASS_VNEID_ISSUER
+	VNeIDJWKSURL   string        // VNPASS_VNEID_JWKS_URL
+	APIAddr        string        // VNPASS_API_ADDR, default 127.0.0.1:58080
+	APISecret      string        // VNPASS_API_SECRET, at least 32 bytes
+	PseudonymKey   string        // VNPASS_PSEUDONYM_KEY, at least 32 bytes
+	FareData       string        // VNPASS_FARE_DATA: a GTFS folder; default the shipped data
+	MaxJourney     time.Duration // VNPASS_MAX_JOURNEY, default 4h: longer is a missing exit
+	// MinTapInterval (VNPASS_MIN_TAP_INTERVAL, default 3s): an exit this soon
+	// after an entry, or an entry after an exit, is a second capture.
+	MinTapInterval time.Duration
 	// DecisionTimeout is how long gates wait for a decision
 	// (VNPASS_DECISION_TIMEOUT, default 2s); older taps are refused.
 	DecisionTimeout time.Duration
@@ -69,6 +72,20 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("config: VNPASS_DECISION_TIMEOUT %q: want a duration from 100ms to 30s", d)
 		}
 		c.DecisionTimeout = v
+	}
+	if d := getenv("VNPASS_MAX_JOURNEY"); d != "" {
+		v, err := time.ParseDuration(d)
+		if err != nil || v < 10*time.Minute || v > 48*time.Hour {
+			return c, fmt.Errorf("config: VNPASS_MAX_JOURNEY %q: want a duration from 10m to 48h", d)
+		}
+		c.MaxJourney = v
+	}
+	if d := getenv("VNPASS_MIN_TAP_INTERVAL"); d != "" {
+		v, err := time.ParseDuration(d)
+		if err != nil || v <= 0 || v > time.Minute {
+			return c, fmt.Errorf("config: VNPASS_MIN_TAP_INTERVAL %q: want a duration up to 1m", d)
+		}
+		c.MinTapInterval = v
 	}
 	if w := getenv("VNPASS_WORKERS"); w != "" {
 		n, err := strconv.Atoi(w)

@@ -80,7 +80,8 @@ func startPlatform(t *testing.T) *platform {
 		Topics: p.broker.Topics, Instance: testenv.Name("e2e-"),
 		CHAddr: ch.Addr, CHUser: ch.User, CHPassword: ch.Password, CHDatabase: ch.Database,
 		ExportInterval: 100 * time.Millisecond, DecisionTimeout: 10 * time.Second,
-		VNeIDIssuer: "https://vneid-sim.test", VNeIDJWKSURL: p.idpURL + "/.well-known/jwks.json",
+		MinTapInterval: time.Millisecond, // the simulated rides last a fraction of a second
+		VNeIDIssuer:    "https://vneid-sim.test", VNeIDJWKSURL: p.idpURL + "/.well-known/jwks.json",
 		APIAddr: "127.0.0.1:0", APISecret: secret, PseudonymKey: strings.Repeat("p", 32),
 	}
 	p.main = &Main{Config: cfg, Log: quietLog()}

@@ -80,7 +80,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	})
 	m.Proc, err = admission.New(admission.Config{
 		Verifier: verifier, Fares: fares, Store: m.Store, Topics: cfg.Topics, Now: cfg.Now, MaxJourney: cfg.MaxJourney,
-		MaxTapAge: cfg.DecisionTimeout,
+		MaxTapAge: cfg.DecisionTimeout, MinTapInterval: cfg.MinTapInterval,
 	})
 	if err != nil {
 		return err
