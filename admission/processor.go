@@ -355,6 +355,7 @@ func (p *Processor) decide(t proto.Tap, r *Rider, category string) (Effect, erro
 			if err != nil {
 				return Effect{}, err
 			}
+			charge.JourneyID = o.ID
 			eff.Charges = append(eff.Charges, charge)
 		}
 		eff.Close = append(eff.Close, o)
@@ -429,6 +430,7 @@ func (p *Processor) lateExit(t proto.Tap, r *Rider, l *Journey, now time.Time, b
 		if err != nil {
 			return Effect{}, err
 		}
+		c.JourneyID = l.ID
 		eff.Charges = append(eff.Charges, c)
 		balance = balance.Add(refund)
 	}
@@ -575,6 +577,7 @@ func (p *Processor) closeIncomplete(o *Journey, passes []HeldPass, exitEvent, ex
 	if err != nil {
 		return nil, err
 	}
+	t.JourneyID = o.ID // 0 for a journey this tap creates: the store fills it in
 	return []ledger.Transaction{t}, nil
 }
 

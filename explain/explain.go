@@ -51,19 +51,21 @@ var ErrNoJourney = errors.New("explain: no such journey")
 const (
 	KindFare           = "fare"            // the rider pays the operator
 	KindFareCorrection = "fare_correction" // the operator refunds part of it
+	KindRefund         = "refund"          // an operator refunds by hand, with a reason
 )
 
 // Posting is a ledger transaction that moved money for a journey, as the
 // rider sees it.
 type Posting struct {
 	TransactionID int64  `json:"transaction_id"`
-	Kind          string `json:"kind"`            // KindFare or KindFareCorrection
+	Kind          string `json:"kind"`            // KindFare, KindFareCorrection or KindRefund
 	Key           string `json:"idempotency_key"` // "fare:<exit event id>", "fare:missing-exit:<entry event id>", "fare-correction:<exit event id>"
 	// Amount is what the rider paid by it: positive for a charge, negative
 	// for a refund.
 	Amount    decimal.Decimal `json:"-"`
 	AmountVND int64           `json:"amount_vnd"`
-	PostedAt  string          `json:"posted_at"` // RFC 3339, Asia/Ho_Chi_Minh
+	PostedAt  string          `json:"posted_at"`        // RFC 3339, Asia/Ho_Chi_Minh
+	Reason    string          `json:"reason,omitempty"` // refunds: the operator's reason and who gave it
 }
 
 // NewPosting is a Posting with its amount and time in the forms shown.

@@ -191,7 +191,11 @@ func Journey(f Fares, j admission.Journey, ps []Posting) Receipt {
 	paid := decimal.Zero
 	for _, p := range ps {
 		paid = paid.Add(p.Amount)
-		if p.Amount.IsNegative() {
+		if p.Kind == KindRefund {
+			r.Explanation.add(
+				fmt.Sprintf("Nhà vận hành hoàn %s: %s (giao dịch sổ cái #%d)", money.Format(p.Amount.Neg()), p.Reason, p.TransactionID),
+				fmt.Sprintf("Refunded %s by the operator: %s (ledger transaction #%d)", money.Format(p.Amount.Neg()), p.Reason, p.TransactionID))
+		} else if p.Amount.IsNegative() {
 			r.Explanation.add(
 				fmt.Sprintf("Hoàn lại %s (giao dịch sổ cái #%d)", money.Format(p.Amount.Neg()), p.TransactionID),
 				fmt.Sprintf("Refunded %s (ledger transaction #%d)", money.Format(p.Amount.Neg()), p.TransactionID))

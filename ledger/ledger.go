@@ -62,6 +62,9 @@ type Transaction struct {
 	Kind    string // "fare", "topup", "refund", ...
 	Memo    string
 	Entries []Entry
+	// JourneyID is the journey the movement belongs to (fares, corrections,
+	// refunds); 0 for none (top-ups, passes).
+	JourneyID int64
 }
 
 var (
@@ -161,3 +164,6 @@ func SameEntries(a, b []Entry) bool {
 
 // ErrInsufficientFunds: the balance does not cover a purchase.
 var ErrInsufficientFunds = errors.New("ledger: balance does not cover the purchase")
+
+// ErrRefundTooLarge: a refund above what the rider paid.
+var ErrRefundTooLarge = errors.New("ledger: refund exceeds what was paid")

@@ -6,14 +6,18 @@
 package farehttp
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/shopspring/decimal"
 	"github.com/vnpass/vnpass/explain"
 	"github.com/vnpass/vnpass/fare"
+	"github.com/vnpass/vnpass/ledger"
+	"github.com/vnpass/vnpass/money"
 	"github.com/vnpass/vnpass/services/authjwt"
 )
 
@@ -22,12 +26,20 @@ type Config struct {
 	Fares    explain.Fares    // *fare.Set
 	Journeys explain.Journeys // *settlepg.Store
 	Now      func() time.Time // the default time of a quote; time.Now if nil
+	// Refunds, when set, lets operators refund journeys.
+	Refunds Refunds
+}
+
+// Refunds posts operator refunds (*settlepg.Store).
+type Refunds interface {
+	RefundJourney(ctx context.Context, journeyID int64, amount decimal.Decimal, reason, by, key string) (int64, error)
 }
 
 // Routes returns the routes to mount under /v1 (accounthttp.Config.Routes):
 //
 //	GET /v1/fares/quote?from=<stop_id>&to=<stop_id>[&at=<RFC 3339>][&category=<rider_category_id>]
 //	GET /v1/journeys/:id/explanation
+//	POST /v1/journeys/:id/refunds {"amount_vnd", "reason", "idempotency_key"} (admins and operators)
 //
 // Any authenticated caller may ask for a quote. Admins and operators may
 // read the explanation of any journey, a rider only of its own: another
@@ -40,6 +52,9 @@ func Routes(cfg Config) func(v1 fiber.Router) {
 	return func(v1 fiber.Router) {
 		v1.Get("/fares/quote", h.quote)
 		v1.Get("/journeys/:id/explanation", h.explanation)
+		if cfg.Refunds != nil {
+			v1.Post("/journeys/:id/refunds", h.refund)
+		}
 	}
 }
 
@@ -112,4 +127,53 @@ func (h *handlers) explanation(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(explain.Journey(h.cfg.Fares, j, ps))
+}
+
+// refund: an operator gives money back for a journey (a dispute upheld, a
+// gate fault), with a reason, posted from the operator's revenue to the
+// rider and shown in the journey's explanation.
+func (h *handlers) refund(c *fiber.Ctx) error {
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-id", "id must be a journey id, a positive whole number.")
+	}
+	cl := authjwt.Caller(c)
+	if cl.Role != authjwt.RoleAdmin && cl.Role != authjwt.RoleOperator {
+		return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "Only an operator may refund a journey.")
+	}
+	var req struct {
+		AmountVND      int64  `json:"amount_vnd"`
+		Reason         string `json:"reason"`
+		IdempotencyKey string `json:"idempotency_key"`
+	}
+	if err := c.BodyParser(&req); err != nil {
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-request", `The body must be JSON: {"amount_vnd": 7000, "reason": "...", "idempotency_key": "..."}.`)
+	}
+	req.Reason = strings.TrimSpace(req.Reason)
+	switch {
+	case req.AmountVND <= 0 || req.AmountVND > 10_000_000:
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-amount", "amount_vnd must be a positive whole number of dong.")
+	case len([]rune(req.Reason)) < 3 || len(req.Reason) > 300:
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-reason", "reason must say why, in 3 to 300 characters.")
+	case req.IdempotencyKey == "" || len(req.IdempotencyKey) > 100:
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-idempotency-key", "idempotency_key must be 1-100 characters.")
+	}
+	amount := money.Dong(req.AmountVND)
+	txID, err := h.cfg.Refunds.RefundJourney(c.UserContext(), id, amount, req.Reason, string(cl.Role)+":"+cl.Subject, req.IdempotencyKey)
+	status := fiber.StatusCreated
+	switch {
+	case errors.Is(err, ledger.ErrDuplicate):
+		status = fiber.StatusOK
+	case errors.Is(err, explain.ErrNoJourney):
+		return authjwt.Problem(c, fiber.StatusNotFound, "no-journey", "No journey with this id.")
+	case errors.Is(err, ledger.ErrRefundTooLarge):
+		return authjwt.Problem(c, fiber.StatusConflict, "refund-too-large", "The refund is more than the rider paid for this journey.")
+	case errors.Is(err, ledger.ErrKeyConflict):
+		return authjwt.Problem(c, fiber.StatusConflict, "idempotency-key-reused", "This idempotency_key was used for a different refund.")
+	case err != nil:
+		return err
+	}
+	return c.Status(status).JSON(fiber.Map{
+		"journey_id": id, "transaction_id": txID, "amount_vnd": req.AmountVND, "amount_text": money.Format(amount), "reason": req.Reason,
+	})
 }

@@ -51,7 +51,7 @@ func newAPI(t *testing.T) *api {
 		t.Fatal(err)
 	}
 	app := accounthttp.New(accounthttp.Config{Accounts: s, Auth: is, Routes: []func(fiber.Router){
-		farehttp.Routes(farehttp.Config{Fares: fares, Journeys: s, Now: func() time.Time { return morning }}),
+		farehttp.Routes(farehttp.Config{Fares: fares, Journeys: s, Refunds: s, Now: func() time.Time { return morning }}),
 	}})
 	return &api{t: t, app: app, is: is, store: s}
 }
@@ -222,6 +222,7 @@ func (a *api) journey(subject, status, entry, exit string, full, charged int64, 
 		if err != nil {
 			a.t.Fatal(err)
 		}
+		tx.JourneyID = id
 		if err := a.store.Post(context.Background(), tx); err != nil {
 			a.t.Fatal(err)
 		}
@@ -339,5 +340,70 @@ func wantLines(t *testing.T, got []string, want ...string) {
 	t.Helper()
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("lines:\n got %q\nwant %q", got, want)
+	}
+}
+
+func (a *api) post(path, token, body string) (int, string) {
+	a.t.Helper()
+	req := httptest.NewRequest("POST", path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := a.app.Test(req, 5000)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// An operator refunds part of a journey with a reason; the rider sees it in
+// the explanation; nobody can refund more than was paid.
+func TestRefunds(t *testing.T) {
+	a := newAPI(t)
+	a.rider("vn_lan")
+	id, _ := a.journey("vn_lan", "incomplete", "hn2a-cat-linh", "", 15000, 15000, "missing-exit-max-fare", "", "")
+	path := fmt.Sprintf("/v1/journeys/%d/refunds", id)
+	op := a.token("hanoi-metro-staff-7", authjwt.RoleOperator)
+	body := `{"amount_vnd":7000,"reason":"Cửa ra ga Yên Nghĩa hỏng / exit gate fault","idempotency_key":"d-1"}`
+	if code, b := a.post(path, op, body); code != 201 || !strings.Contains(b, `"amount_text":"7.000 ₫"`) {
+		t.Fatalf("refund: %d %s", code, b)
+	}
+	if code, _ := a.post(path, op, body); code != 200 {
+		t.Errorf("repeat: %d", code)
+	}
+	for _, c := range []struct {
+		name, token, body string
+		want              int
+	}{
+		{"rider", a.token("vn_lan", authjwt.RoleRider), `{"amount_vnd":1000,"reason":"please","idempotency_key":"r"}`, 403},
+		{"more than paid", op, `{"amount_vnd":9000,"reason":"gate fault","idempotency_key":"d-2"}`, 409},
+		{"no reason", op, `{"amount_vnd":1000,"reason":" ","idempotency_key":"d-3"}`, 400},
+		{"key reused", op, `{"amount_vnd":1000,"reason":"gate fault","idempotency_key":"d-1"}`, 409},
+		{"no such journey", op, `{"amount_vnd":1000,"reason":"gate fault","idempotency_key":"d-4"}`, 404},
+	} {
+		p := path
+		if c.name == "no such journey" {
+			p = "/v1/journeys/999999/refunds"
+		}
+		if code, b := a.post(p, c.token, c.body); code != c.want {
+			t.Errorf("%s: %d %s, want %d", c.name, code, b, c.want)
+		}
+	}
+	// What is left (8.000) can still be refunded, not a dong more.
+	if code, b := a.post(path, op, `{"amount_vnd":8000,"reason":"gate fault, rest","idempotency_key":"d-5"}`); code != 201 {
+		t.Errorf("the rest: %d %s", code, b)
+	}
+	var r explain.Receipt
+	a.get(fmt.Sprintf("/v1/journeys/%d/explanation", id), a.token("vn_lan", authjwt.RoleRider), &r)
+	if len(r.Ledger) != 3 || !strings.Contains(strings.Join(r.Explanation.EN, "\n"),
+		"Refunded 7.000 ₫ by the operator: Cửa ra ga Yên Nghĩa hỏng / exit gate fault (by operator:hanoi-metro-staff-7)") {
+		t.Errorf("explanation %+v", r.Explanation.EN)
+	}
+	b, err := a.store.Books(context.Background())
+	if err != nil || !b.Balanced() {
+		t.Errorf("books %+v %v", b, err)
 	}
 }

@@ -192,6 +192,11 @@ func (s *Store) apply(ctx context.Context, tx pgx.Tx, eff admission.Effect) erro
 		}
 	}
 	for _, t := range eff.Charges {
+		// A charge built before its journey had an id (a journey opened
+		// and closed by this tap) belongs to the tap's journey.
+		if t.JourneyID == 0 && eff.Journey != nil {
+			t.JourneyID = eff.Journey.ID
+		}
 		if err := post(ctx, tx, t, s.now()); err != nil {
 			return err
 		}

@@ -73,17 +73,6 @@ func (s *Store) Journey(ctx context.Context, id int64) (admission.Journey, error
 // ("fare:<exit event>"), the maximum fare for a missing exit
 // ("fare:missing-exit:<entry event>", which a late exit keeps) and the
 // refund of a late exit ("fare-correction:<exit event>").
-func fareKeys(j admission.Journey) []string {
-	var keys []string
-	if j.ExitEvent != "" {
-		keys = append(keys, "fare:"+j.ExitEvent, "fare-correction:"+j.ExitEvent)
-	}
-	if j.EntryEvent != "" {
-		keys = append(keys, "fare:missing-exit:"+j.EntryEvent)
-	}
-	return keys
-}
-
 // FarePostings returns the ledger transactions that moved journey id's
 // fare, oldest first, as the rider saw them (a charge positive, a refund
 // negative); see explain.Journeys.
@@ -92,14 +81,10 @@ func (s *Store) FarePostings(ctx context.Context, id int64) ([]explain.Posting, 
 	if err != nil {
 		return nil, err
 	}
-	keys := fareKeys(j)
-	if len(keys) == 0 {
-		return nil, nil
-	}
-	rows, err := s.pool.Query(ctx, `SELECT t.id, t.kind, t.idempotency_key, -e.amount, t.created_at
+	rows, err := s.pool.Query(ctx, `SELECT t.id, t.kind, t.idempotency_key, -e.amount, t.created_at, t.memo
 		FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id
-		WHERE t.idempotency_key = ANY($1) AND e.account_id = $2
-		ORDER BY t.id`, keys, string(ledger.Rider(j.Subject)))
+		WHERE t.journey_id = $1 AND e.account_id = $2
+		ORDER BY t.id`, id, string(ledger.Rider(j.Subject)))
 	if err != nil {
 		return nil, fmt.Errorf("settlepg: ledger of journey %d: %w", id, err)
 	}
@@ -107,13 +92,17 @@ func (s *Store) FarePostings(ctx context.Context, id int64) ([]explain.Posting, 
 	var out []explain.Posting
 	for rows.Next() {
 		var txID int64
-		var kind, key string
+		var kind, key, memo string
 		var amount decimal.Decimal
 		var at time.Time
-		if err := rows.Scan(&txID, &kind, &key, &amount, &at); err != nil {
+		if err := rows.Scan(&txID, &kind, &key, &amount, &at, &memo); err != nil {
 			return nil, fmt.Errorf("settlepg: ledger of journey %d: %w", id, err)
 		}
-		out = append(out, explain.NewPosting(txID, kind, key, amount, at))
+		p := explain.NewPosting(txID, kind, key, amount, at)
+		if kind == explain.KindRefund {
+			p.Reason = memo
+		}
+		out = append(out, p)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("settlepg: ledger of journey %d: %w", id, err)

@@ -26,9 +26,9 @@ func post(ctx context.Context, tx pgx.Tx, t ledger.Transaction, at time.Time) er
 		return err
 	}
 	var id int64
-	err := tx.QueryRow(ctx, `INSERT INTO ledger_transactions (idempotency_key, kind, memo, created_at)
-		VALUES ($1, $2, $3, $4) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
-		t.Key, t.Kind, t.Memo, at).Scan(&id)
+	err := tx.QueryRow(ctx, `INSERT INTO ledger_transactions (idempotency_key, kind, memo, created_at, journey_id)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
+		t.Key, t.Kind, t.Memo, at, nullID(t.JourneyID)).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return sameAsPosted(ctx, tx, t)
 	}

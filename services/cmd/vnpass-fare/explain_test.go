@@ -120,6 +120,7 @@ func TestExplainCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	charge, _ := ledger.Transfer("fare:"+exit, "fare", "hn2a-cat-linh -> hn2a-yen-nghia", ledger.Rider("vn_cli"), ledger.OperatorRevenue("hanoi-metro"), money.Dong(7000))
+	charge.JourneyID = id
 	if err := st.Post(ctx, charge); err != nil {
 		t.Fatal(err)
 	}

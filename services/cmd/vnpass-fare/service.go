@@ -131,7 +131,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Accounts: m.Store, Auth: m.Auth, Log: m.Log, Metrics: m.metrics,
 		Ready:  func(ctx context.Context) error { return m.Store.Pool().Ping(ctx) },
 		Passes: fares, PassStore: m.Store, Now: cfg.Now,
-		Routes: []func(fiber.Router){farehttp.Routes(farehttp.Config{Fares: fares, Journeys: m.Store, Now: cfg.Now})},
+		Routes: []func(fiber.Router){farehttp.Routes(farehttp.Config{Fares: fares, Journeys: m.Store, Refunds: m.Store, Now: cfg.Now})},
 	})
 	if m.ln, err = net.Listen("tcp", cfg.APIAddr); err != nil {
 		return fmt.Errorf("api: %w", err)
