@@ -1,0 +1,212 @@
+package admission
+
+import (
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/vnpass/vnpass/fare"
+	"github.com/vnpass/vnpass/ledger"
+	"github.com/vnpass/vnpass/money"
+	"github.com/vnpass/vnpass/proto"
+)
+
+// decide is the fare rule of a verified tap on a metro gate.
+func (p *Processor) decide(t proto.Tap, r *Rider, category string) (Effect, error) {
+	switch {
+	case r.Replayed:
+		return p.refusal(proto.ReasonAssertionReplayed, t, nil), nil
+	case !r.Exists || r.Status == AccountClosed:
+		return p.refusal(proto.ReasonNoAccount, t, nil), nil
+	}
+	stop, _ := p.cfg.Fares.Stop(t.Site)
+	now := t.CapturedAt.Time
+	balance := r.Balance
+	if p.tooSoon(t, r, now) {
+		return p.refusal(proto.ReasonTooSoon, t, &balance), nil
+	}
+	if t.Kind == proto.KindMetroEntry {
+		return p.entry(t, r, stop, category, now, balance)
+	}
+	return p.exit(t, r, stop, category, now, balance)
+}
+
+// entry opens a journey, or refuses: pass-back, suspended account, a
+// balance below the cheapest fare. A retap at the same station opens on
+// the journey already open; a journey open past MaxJourney is first closed
+// at the maximum fare.
+func (p *Processor) entry(t proto.Tap, r *Rider, stop fare.Stop, category string, now time.Time, balance decimal.Decimal) (Effect, error) {
+	var eff Effect
+	if r.Status == AccountSuspended {
+		return p.refusal(proto.ReasonAccountSuspended, t, &balance), nil
+	}
+	if o := r.Open; o != nil {
+		if o.EntrySite == t.Site && now.Sub(o.EntryAt) < p.cfg.RetapWindow {
+			// The rider is trying again at the gate they just entered
+			// by: let them through on the journey already open.
+			eff.Journey = o
+			eff.Decision = p.decision(t, proto.ReasonOK, nil, &balance, proto.ReasonOK.Display())
+			return eff, nil
+		}
+		if now.Sub(o.EntryAt) < p.cfg.MaxJourney {
+			return p.refusal(proto.ReasonPassBack, t, &balance), nil
+		}
+		// The rider never tapped out of the old journey: close it at the
+		// maximum fare so that this entry can open a new one.
+		charges, err := p.closeIncomplete(o, r.Passes, "", "", o.EntryAt.Add(p.cfg.MaxJourney), RuleMissingExit)
+		if err != nil {
+			return Effect{}, err
+		}
+		eff.Close = append(eff.Close, o)
+		eff.Charges = append(eff.Charges, charges...)
+		balance = balance.Sub(o.Fare)
+	}
+	if min := p.cfg.Fares.MinFareFor(stop.NetworkID, category); balance.LessThan(min) {
+		// A stale journey closed above stays closed and charged.
+		eff.Decision = p.refusal(proto.ReasonInsufficientFunds, t, &balance).Decision
+		return eff, nil
+	}
+	j := &Journey{
+		Subject: r.Subject, NetworkID: stop.NetworkID, OperatorID: stop.OperatorID,
+		EntryEvent: t.EventID, EntrySite: t.Site, EntryAt: now,
+		Category: category, Status: JourneyOpen,
+	}
+	eff.Open, eff.Journey = j, j
+	eff.Decision = p.decision(t, proto.ReasonOK, nil, &balance, proto.ReasonOK.Display())
+	return eff, nil
+}
+
+// exit closes the rider's journey and charges it. The gate opens whatever
+// the balance: a rider is never held inside a station; a negative balance is
+// a debt the next entry sees.
+func (p *Processor) exit(t proto.Tap, r *Rider, stop fare.Stop, category string, now time.Time, balance decimal.Decimal) (Effect, error) {
+	var eff Effect
+	o := r.Open
+	var fareAmt decimal.Decimal
+	var text proto.Display
+	if l := r.Last; o == nil && l != nil && l.ExitSite == t.Site && now.Sub(l.ExitAt) < p.cfg.RetapWindow {
+		// Trying again at the exit just used: open, charge nothing more.
+		zero := decimal.Zero
+		eff.Journey = l
+		eff.Decision = p.decision(t, proto.ReasonOK, &zero, &balance, proto.Display{
+			VI: "Đã thanh toán " + money.Format(l.Fare), EN: "Already paid " + money.Format(l.Fare),
+		})
+		return eff, nil
+	}
+	if l := r.Last; o == nil && l != nil && l.Status == JourneyIncomplete && l.FareRule == RuleMissingExit &&
+		l.NetworkID == stop.NetworkID && now.Sub(l.EntryAt) < p.cfg.LateExitWindow {
+		return p.lateExit(t, r, l, now, balance)
+	}
+	switch {
+	case o != nil && o.NetworkID == stop.NetworkID && now.Sub(o.EntryAt) >= p.cfg.MaxJourney:
+		// Inside far longer than any journey takes: priced as a journey
+		// with a missing tap, once.
+		charges, err := p.closeIncomplete(o, r.Passes, t.EventID, t.Site, now, RuleOverMaxJourney)
+		if err != nil {
+			return Effect{}, err
+		}
+		eff.Close = append(eff.Close, o)
+		eff.Charges = append(eff.Charges, charges...)
+		fareAmt = o.Fare
+		text = proto.Display{
+			VI: "Quá thời gian hành trình: thu giá tối đa " + money.Format(fareAmt),
+			EN: "Journey too long: maximum fare " + money.Format(fareAmt),
+		}
+	case o == nil || o.NetworkID != stop.NetworkID:
+		// No entry on this network: the maximum fare, as every
+		// account-based system does for a missing entry tap.
+		o = &Journey{
+			Subject: r.Subject, NetworkID: stop.NetworkID, OperatorID: stop.OperatorID,
+			Category: category,
+		}
+		charges, err := p.closeIncomplete(o, r.Passes, t.EventID, t.Site, now, RuleMissingEntry)
+		if err != nil {
+			return Effect{}, err
+		}
+		eff.Open = o // a journey with only an exit: opened and closed in one go
+		eff.Charges = append(eff.Charges, charges...)
+		fareAmt = o.Fare
+		text = proto.Display{
+			VI: "Không có lượt vào: thu giá tối đa " + money.Format(fareAmt),
+			EN: "No entry tap: maximum fare " + money.Format(fareAmt),
+		}
+	default:
+		o.ExitEvent = t.EventID
+		q, adj, err := p.price(o, t.Site, now, r.Last, r.Passes)
+		if err != nil {
+			return Effect{}, err
+		}
+		capped, err := p.applyCaps(o, r)
+		if err != nil {
+			return Effect{}, err
+		}
+		if o.Fare.IsPositive() {
+			charge, err := ledger.Transfer("fare:"+t.EventID, "fare", o.EntrySite+" -> "+t.Site,
+				ledger.Rider(r.Subject), ledger.OperatorRevenue(q.OperatorID), o.Fare)
+			if err != nil {
+				return Effect{}, err
+			}
+			charge.JourneyID = o.ID
+			eff.Charges = append(eff.Charges, charge)
+		}
+		eff.Close = append(eff.Close, o)
+		fareAmt = o.Fare
+		text = exitText(o, q.Amount, adj, capped)
+	}
+	eff.Journey = o
+	balance = balance.Sub(fareAmt)
+	eff.Decision = p.decision(t, proto.ReasonOK, &fareAmt, &balance, text)
+	return eff, nil
+}
+
+// Fare rules of journeys priced without both taps.
+const (
+	RuleMissingEntry   = "missing-entry-max-fare"
+	RuleMissingExit    = "missing-exit-max-fare"
+	RuleOverMaxJourney = "over-max-journey-time-max-fare"
+)
+
+// lateExit takes the exit of a journey already closed at the maximum fare
+// for a missing exit. An exit captured within MaxJourney of the entry was
+// real and in time: the journey is priced from its taps and the difference
+// refunded. A later exit confirms the overlong journey: nothing more is
+// charged. Either way the gate opens and the exit is not a second journey.
+func (p *Processor) lateExit(t proto.Tap, r *Rider, l *Journey, now time.Time, balance decimal.Decimal) (Effect, error) {
+	var eff Effect
+	charged := l.Fare
+	l.ExitEvent = t.EventID
+	if now.Sub(l.EntryAt) >= p.cfg.MaxJourney {
+		l.ExitSite, l.ExitAt, l.FareRule = t.Site, now, RuleOverMaxJourney
+		eff.Close, eff.Journey = []*Journey{l}, l
+		zero := decimal.Zero
+		eff.Decision = p.decision(t, proto.ReasonOK, &zero, &balance, proto.Display{
+			VI: "Quá thời gian hành trình: đã thu giá tối đa " + money.Format(charged),
+			EN: "Journey too long: maximum fare " + money.Format(charged) + " already charged",
+		})
+		return eff, nil
+	}
+	l.Cap, l.CapRule, l.TransferRule, l.TransferFrom, l.PassID = "", "", "", 0, 0
+	if _, _, err := p.price(l, t.Site, now, nil, r.Passes); err != nil {
+		return Effect{}, err
+	}
+	if _, err := p.applyCaps(l, r); err != nil {
+		return Effect{}, err
+	}
+	refund := charged.Sub(l.Fare)
+	if refund.IsPositive() {
+		c, err := ledger.Transfer("fare-correction:"+t.EventID, "fare_correction", "late exit "+t.Site,
+			ledger.OperatorRevenue(l.OperatorID), ledger.Rider(r.Subject), refund)
+		if err != nil {
+			return Effect{}, err
+		}
+		c.JourneyID = l.ID
+		eff.Charges = append(eff.Charges, c)
+		balance = balance.Add(refund)
+	}
+	eff.Close, eff.Journey = []*Journey{l}, l
+	zero := decimal.Zero
+	eff.Decision = p.decision(t, proto.ReasonOK, &zero, &balance, proto.Display{
+		VI: "Phí " + money.Format(l.Fare) + ", hoàn lại " + money.Format(refund),
+		EN: "Fare " + money.Format(l.Fare) + ", " + money.Format(refund) + " refunded",
+	})
+	return eff, nil
+}
