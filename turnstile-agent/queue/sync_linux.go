@@ -1,0 +1,31 @@
+package queue
+
+import (
+	"os"
+	"syscall"
+)
+
+// syncData makes the bytes written to f durable. fdatasync is enough for an
+// append-only file: it flushes the data and the new length, and skips the
+// modification time.
+func syncData(f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		for {
+			serr = syscall.Fdatasync(int(fd))
+			if serr != syscall.EINTR {
+				return
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return &os.PathError{Op: "fdatasync", Path: f.Name(), Err: serr}
+	}
+	return nil
+}
