@@ -21,7 +21,7 @@ func (p *Processor) price(o *Journey, exit string, at time.Time, prev *Journey, 
 	if prev == nil || prev.Status != JourneyClosed || prev.TransferFrom != 0 {
 		// No previous complete journey, or it was a transfer already: one
 		// transfer per journey.
-		q, err := p.cfg.Fares.PriceFor(fare.Query{From: o.EntrySite, To: exit, Category: o.Category, At: o.EntryAt})
+		q, err := p.cfg.Fares.PriceFor(fare.Query{From: o.EntrySite, To: exit, Category: o.Category, At: o.EntryAt, ExitAt: at})
 		if err != nil {
 			return fare.Quote{}, decimal.Zero, fmt.Errorf("price %s -> %s: %w", o.EntrySite, exit, err)
 		}

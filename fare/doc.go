@@ -1,9 +1,10 @@
 // Package fare owns fare data and pricing: the GTFS Fares v2 files an operator
 // publishes (Hanoi Metro Lines 2A and 3, HCMC Metro Line 1), the validated
 // Table loaded from them, and the answers a gate and a ledger need from it:
-// the price of a journey for a rider category (PriceFor), the category a
-// rider's VNeID attributes give them (Category), the price of a leg after a
-// transfer (Transfer), the daily and monthly caps (Cap) and passes (NewPass,
+// the price of a journey for a rider category at its times (PriceFor, with
+// GTFS timeframes and their service calendar), the category a rider's VNeID
+// attributes give them (Category), the price of a leg after a transfer
+// (Transfer), the daily and monthly caps (Cap) and passes (NewPass,
 // PassCovers), each naming the data row that decided it.
 //
 // It is a pure domain package: no I/O beyond the fs.FS it is handed, no

@@ -1,9 +1,11 @@
 package fare
 
 import (
+	"cmp"
 	"fmt"
 	"io/fs"
 	"maps"
+	"math"
 	"net/url"
 	"slices"
 	"strconv"
@@ -37,6 +39,7 @@ const (
 	maxPassMonths    = 12
 	maxDurationLimit = 7 * 24 * 60 * 60
 	maxTransferCount = 1000
+	maxRulePriority  = math.MaxInt32
 )
 
 // LoadGTFS reads and validates GTFS Fares v2 files from fsys: the embedded
@@ -45,8 +48,10 @@ const (
 //
 // Required: networks.txt (with the vnpass column operator_id), stops.txt,
 // areas.txt, stop_areas.txt, fare_products.txt, fare_leg_rules.txt.
-// Optional: rider_categories.txt, fare_media.txt, fare_transfer_rules.txt.
-// Other files are ignored.
+// Optional: rider_categories.txt, fare_media.txt, fare_transfer_rules.txt,
+// timeframes.txt, calendar.txt and calendar_dates.txt (checked when present;
+// a timeframe's service_id must be in one of the last two). Other files are
+// ignored.
 //
 // Every error wraps ErrInvalidData; each *DataError names file, line and
 // field. All problems of the first broken file are reported together.
@@ -54,12 +59,21 @@ const (
 // What is supported of Fares v2, and why the rest is refused rather than
 // ignored (a silently ignored rule would misprice):
 //   - a journey's fare comes from a fare_leg_rules.txt row naming network_id,
-//     from_area_id and to_area_id explicitly; timeframes and a non-zero
-//     rule_priority are rejected as not supported yet.
+//     from_area_id and to_area_id explicitly, and optionally the timeframe
+//     groups its entry and exit must fall in (from_timeframe_group_id,
+//     to_timeframe_group_id) and a rule_priority. Of the rules that match a
+//     journey, the highest rule_priority wins; two rules of one rank that
+//     could both price one journey for one rider category are refused (see
+//     PriceFor), since a gate cannot offer the rider a choice.
+//   - timeframes.txt as in GTFS: start_time included, end_time excluded, at
+//     most 24:00:00, both empty for the whole day, no overlap within one
+//     timeframe_group_id and service_id; on the days of its service_id
+//     (calendar.txt, calendar_dates.txt), in local time (Zone).
 //   - a pass (a fare product with the vnpass columns vnpass_duration_amount
 //     and vnpass_duration_unit) is sold for a network by a rule with both
-//     areas empty; the file must then have a rule_priority column, under which
-//     GTFS reads an empty area as "any area".
+//     areas and both timeframes empty; the file must then have a
+//     rule_priority column, under which GTFS reads an empty area as "any
+//     area".
 //   - a stop belongs to one area and an area is priced in one network; that
 //     network is the stop's network.
 //   - amounts are whole VND; only a product no leg rule uses (a transfer
@@ -77,6 +91,8 @@ func LoadGTFS(fsys fs.FS) (*Table, error) {
 			categories: []category{{}},
 			catIndex:   make(map[string]int),
 			rules:      make(map[odKey]odFares),
+			timed:      make(map[string]bool),
+			netFares:   make(map[string][]odFares),
 			bounds:     make(map[netCat]fareBounds),
 			ranked:     make(map[string][]int),
 			passes:     make(map[string]*passProduct),
@@ -90,12 +106,18 @@ func LoadGTFS(fsys fs.FS) (*Table, error) {
 		stopArea:  make(map[string]int),
 		legGroups: make(map[string]int),
 		offered:   make(map[netCat]bool),
+		services:  make(map[string]*service),
+		groups:    make(map[string]*timeframeGroup),
+		overlaps:  make(map[[2]*timeframeGroup]bool),
+		active:    make(map[*timeframeGroup]bool),
 	}
 	// Each file only refers to files read before it, so stopping at the
 	// first broken file avoids a cascade of "unknown ..." errors.
 	steps := []func(){
 		l.readNetworks, l.readRiderCategories, l.readFareMedia, l.readFareProducts,
-		l.readStops, l.readAreas, l.readStopAreas, l.readFareLegRules, l.readFareTransferRules,
+		l.readStops, l.readAreas, l.readStopAreas,
+		l.readCalendar, l.readCalendarDates, l.readTimeframes,
+		l.readFareLegRules, l.readFareTransferRules,
 	}
 	for _, step := range steps {
 		step()
@@ -120,6 +142,23 @@ type loader struct {
 	// offered: the category has a fare of its own (a product row naming it)
 	// in the network, so Category may derive it there.
 	offered map[netCat]bool
+
+	services map[string]*service        // service_id -> days
+	groups   map[string]*timeframeGroup // timeframe_group_id -> timeframes
+	overlaps map[[2]*timeframeGroup]bool
+	active   map[*timeframeGroup]bool // has a moment at all
+	// odOrder lists the origin-destination pairs in the order of their
+	// first rule; fares every fare a rule gave a category, in file order.
+	odOrder []odKey
+	fares   []ruleFare
+}
+
+// ruleFare is a fare one fare_leg_rules.txt row gives one category on one
+// origin-destination pair.
+type ruleFare struct {
+	od odKey
+	c  int
+	f  catFare
 }
 
 // productInfo is every row of one fare_product_id in fare_products.txt
@@ -513,7 +552,7 @@ func (l *loader) readFareLegRules() {
 	if f == nil {
 		return
 	}
-	type pk struct{ network, from, to, product string }
+	type pk struct{ network, from, to, fromTime, toTime, product string }
 	type areaNetwork struct {
 		network string
 		line    int
@@ -528,14 +567,25 @@ func (l *loader) readFareLegRules() {
 
 	for _, r := range f.rows {
 		bad := false
-		for _, field := range []string{"from_timeframe_group_id", "to_timeframe_group_id"} {
-			if v := r.get(field); v != "" {
-				l.fail(r, field, v, "not supported yet")
+		product := r.get("fare_product_id")
+		info := l.products[product]
+		var when [2]*timeframeGroup
+		for i, field := range []string{"from_timeframe_group_id", "to_timeframe_group_id"} {
+			v := r.get(field)
+			switch {
+			case v == "":
+			case info.isPass():
+				l.fail(r, field, v, "a pass covers its network at any time; leave from_timeframe_group_id and to_timeframe_group_id empty")
 				bad = true
+			case l.groups[v] == nil:
+				l.fail(r, field, v, "unknown timeframe group (not in "+fileTimeframes+")")
+				bad = true
+			default:
+				when[i] = l.groups[v]
 			}
 		}
-		if v := r.get("rule_priority"); v != "" && v != "0" {
-			l.fail(r, "rule_priority", v, "not supported yet")
+		priority, _, okPriority := l.integer(r, "rule_priority", 0, maxRulePriority)
+		if !okPriority {
 			bad = true
 		}
 		net, okNet := l.need(r, "network_id")
@@ -543,8 +593,6 @@ func (l *loader) readFareLegRules() {
 			_, known := l.t.networks[net]
 			okNet = l.ref(r, "network_id", net, "network", known)
 		}
-		product := r.get("fare_product_id")
-		info := l.products[product]
 		var from, to string
 		okFrom, okTo := true, true
 		if info.isPass() {
@@ -571,7 +619,7 @@ func (l *loader) readFareLegRules() {
 			continue
 		}
 
-		key := pk{net, from, to, product}
+		key := pk{net, from, to, r.get("from_timeframe_group_id"), r.get("to_timeframe_group_id"), product}
 		if first, dup := seen[key]; dup {
 			l.fail(r, "", "", fmt.Sprintf("duplicate rule, first at line %d", first))
 			continue
@@ -584,6 +632,9 @@ func (l *loader) readFareLegRules() {
 		}
 
 		if info.isPass() {
+			// A held pass covers every journey of its network (PassCovers);
+			// its rule takes no part in choosing a journey's fare, so its
+			// rule_priority does not matter.
 			l.passRule(r, net, product, info, passLine)
 			continue
 		}
@@ -605,11 +656,12 @@ func (l *loader) readFareLegRules() {
 		if conflict {
 			continue
 		}
-		l.odRule(r, odKey{net, from, to}, product, info)
+		l.odRule(r, odKey{net, from, to}, product, info, priority, when[0], when[1])
 	}
 	if l.errs.failed() {
 		return
 	}
+	l.finishFares()
 	for id, s := range l.t.stops {
 		an, ok := areaNet[s.AreaID]
 		if s.AreaID == "" || !ok {
@@ -623,46 +675,116 @@ func (l *loader) readFareLegRules() {
 }
 
 // odRule records the fare of every rider category that a rule's product
-// prices. Per category and pair, one rule may price it; a product row naming
-// the category wins over a row for any category.
-func (l *loader) odRule(r row, od odKey, product string, info *productInfo) {
+// prices, with the rule's priority and timeframes. Two fares of one pair and
+// category that could both apply to one journey must differ in rank (see
+// finishFares): GTFS would offer the rider both products, a gate charges one.
+// So, as without timeframes, a product row naming the category may share
+// its times with a row for any category (the named row wins), but not with
+// another named row.
+func (l *loader) odRule(r row, od odKey, product string, info *productInfo, priority int, from, to *timeframeGroup) {
 	fares, ok := l.t.rules[od]
 	if !ok {
 		fares = make(odFares, len(l.t.categories))
 		l.t.rules[od] = fares
+		l.odOrder = append(l.odOrder, od)
 	}
 	id := fmt.Sprintf("%s:%d", fileFareLegRules, r.line)
 	group := r.get("leg_group_id")
 	// The default category first, so that its clash is the one reported.
 	order := append([]int{l.t.defaultCat}, l.otherCategories()...)
-	var updates []int
+	var adds []ruleFare
 	for _, c := range order {
 		p, specific, ok := l.amountFor(info, c)
 		if !ok {
 			continue
 		}
-		prev := fares[c]
-		switch {
-		case !prev.ok || (specific && !prev.specific):
-		case prev.specific && !specific:
-			continue
-		default:
-			l.fail(r, "", "", fmt.Sprintf("second fare for network %q from %q to %q (rider category %q), first at %s", od.network, od.from, od.to, l.t.categories[c].id, strings.Replace(prev.rule, fileFareLegRules+":", "line ", 1)))
-			return
-		}
-		fares[c] = catFare{
+		cf := catFare{
 			ok: true, specific: specific, rule: id, legGroup: group, product: product,
 			row: fmt.Sprintf("%s:%d", fileFareProducts, p.line), amount: p.amount,
+			priority: priority, from: from, to: to, line: r.line,
 		}
-		updates = append(updates, c)
+		for i := range fares[c] {
+			prev := &fares[c][i]
+			if prev.priority == cf.priority && prev.specific == cf.specific && l.overlap(prev, &cf) {
+				l.fail(r, "", "", clashReason(od, l.t.categories[c].id, prev, &cf))
+				return
+			}
+		}
+		adds = append(adds, ruleFare{od: od, c: c, f: cf})
 	}
-	for _, c := range updates {
-		cf := fares[c]
-		k := netCat{od.network, c}
+	for _, a := range adds {
+		fares[a.c] = append(fares[a.c], a.f)
+	}
+	l.fares = append(l.fares, adds...)
+}
+
+func clashReason(od odKey, category string, prev, f *catFare) string {
+	s := fmt.Sprintf("second fare for network %q from %q to %q (rider category %q), first at line %d", od.network, od.from, od.to, category, prev.line)
+	if !prev.timed() && !f.timed() {
+		return s
+	}
+	return s + fmt.Sprintf(" and applying at the same times (entry: %s and %s; exit: %s and %s); make the timeframes disjoint or give one rule a higher rule_priority",
+		prev.from.name(), f.from.name(), prev.to.name(), f.to.name())
+}
+
+// overlap reports whether one journey can match the timeframes of both fares.
+func (l *loader) overlap(a, b *catFare) bool {
+	return l.groupsOverlap(a.from, b.from) && l.groupsOverlap(a.to, b.to)
+}
+
+func (l *loader) groupsOverlap(a, b *timeframeGroup) bool {
+	k := [2]*timeframeGroup{a, b}
+	v, ok := l.overlaps[k]
+	if !ok {
+		v = groupsOverlap(a, b)
+		l.overlaps[k] = v
+	}
+	return v
+}
+
+// finishFares ranks the fares of each pair and category in the order pick
+// tries them: the highest rule_priority first (GTFS); at one priority a fare
+// from a product row naming the category before one from a row for any
+// category; then file order. A fare that can never apply is dropped: one
+// whose timeframe group has no day, or one that a fare ranked before it
+// always covers (the same or no timeframe on each side). The bounds
+// (MinFareFor, MaxFareFor), the categories a network offers and the timed
+// networks are taken from the fares that remain, in file order, so that
+// ties always name the same rule.
+func (l *loader) finishFares() {
+	type fareKey struct {
+		od      odKey
+		c, line int
+	}
+	dropped := make(map[fareKey]bool)
+	for od, fares := range l.t.rules {
+		for c, cands := range fares {
+			slices.SortStableFunc(cands, func(a, b catFare) int {
+				return cmp.Or(cmp.Compare(b.priority, a.priority), cmp.Compare(rank(b.specific), rank(a.specific)))
+			})
+			kept := cands[:0]
+			for _, f := range cands {
+				if !l.canApply(&f) || slices.ContainsFunc(kept, func(k catFare) bool { return covers(&k, &f) }) {
+					dropped[fareKey{od, c, f.line}] = true
+					continue
+				}
+				kept = append(kept, f)
+			}
+			fares[c] = slices.Clip(kept)
+		}
+	}
+	for _, rf := range l.fares {
+		if dropped[fareKey{rf.od, rf.c, rf.f.line}] {
+			continue
+		}
+		cf := rf.f
+		k := netCat{rf.od.network, rf.c}
 		if cf.specific {
 			l.offered[k] = true
 		}
-		// File order breaks ties, so the same data always quotes the same product.
+		if cf.timed() {
+			l.t.timed[rf.od.network] = true
+		}
 		b, ok := l.t.bounds[k]
 		if !ok {
 			b = fareBounds{min: cf, max: cf}
@@ -675,6 +797,41 @@ func (l *loader) odRule(r row, od odKey, product string, info *productInfo) {
 		}
 		l.t.bounds[k] = b
 	}
+	for _, od := range l.odOrder {
+		if l.t.timed[od.network] {
+			l.t.netFares[od.network] = append(l.t.netFares[od.network], l.t.rules[od])
+		}
+	}
+}
+
+// canApply reports whether some moment falls in the fare's timeframes.
+func (l *loader) canApply(f *catFare) bool {
+	for _, g := range []*timeframeGroup{f.from, f.to} {
+		if g == nil {
+			continue
+		}
+		active, ok := l.active[g]
+		if !ok {
+			active = g.everActive()
+			l.active[g] = active
+		}
+		if !active {
+			return false
+		}
+	}
+	return true
+}
+
+func rank(specific bool) int {
+	if specific {
+		return 1
+	}
+	return 0
+}
+
+// covers reports whether fare k applies whenever fare f does.
+func covers(k, f *catFare) bool {
+	return (k.from == nil || k.from == f.from) && (k.to == nil || k.to == f.to)
 }
 
 // otherCategories lists every category index but the default, in order.

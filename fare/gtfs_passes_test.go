@@ -118,10 +118,10 @@ func TestLoadErrorsNewFields(t *testing.T) {
 			passFeed(f)
 			appendTo(f, "fare_leg_rules.txt", "g,n,a,a,t,\ng,n,b,b,t,\n")
 		}, `fare_leg_rules.txt:9: fare_product_id "t": amount -1000 at fare_products.txt:5 is negative; only a transfer discount (a product of fare_transfer_rules.txt) may be negative`},
-		{"rule priority one", func(f fstest.MapFS) {
+		{"rule priority text", func(f fstest.MapFS) {
 			passFeed(f)
-			appendTo(f, "fare_leg_rules.txt", "g,n,a,a,p8,1\n")
-		}, `fare_leg_rules.txt:9: rule_priority "1": not supported yet`},
+			appendTo(f, "fare_leg_rules.txt", "g,n,a,a,p8,high\n")
+		}, `fare_leg_rules.txt:9: rule_priority "high": must be a whole number from 0 to 2147483647`},
 
 		// fare_transfer_rules.txt
 		{"transfer type column", func(f fstest.MapFS) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 )
 
 // baseFeed is a small valid feed: three stations a, b, c in network n.
@@ -188,10 +189,10 @@ func TestLoadErrors(t *testing.T) {
 			set(f, "fare_leg_rules.txt", "network_id,from_area_id,to_area_id,fare_product_id,from_timeframe_group_id\n"+
 				"n,a,b,p8,\n"+
 				"n,b,a,p8,peak\n")
-		}, `fare_leg_rules.txt:3: from_timeframe_group_id "peak": not supported yet`},
+		}, `fare_leg_rules.txt:3: from_timeframe_group_id "peak": unknown timeframe group (not in timeframes.txt)`},
 		{"rule priority", func(f fstest.MapFS) {
-			set(f, "fare_leg_rules.txt", "network_id,from_area_id,to_area_id,fare_product_id,rule_priority\nn,a,b,p8,1\n")
-		}, `fare_leg_rules.txt:2: rule_priority "1": not supported yet`},
+			set(f, "fare_leg_rules.txt", "network_id,from_area_id,to_area_id,fare_product_id,rule_priority\nn,a,b,p8,-1\n")
+		}, `fare_leg_rules.txt:2: rule_priority "-1": must be a whole number from 0 to 2147483647`},
 		{"area in two networks", func(f fstest.MapFS) {
 			appendTo(f, "networks.txt", "m,Other,op2\n")
 			appendTo(f, "areas.txt", "d,D\n")
@@ -437,9 +438,10 @@ func TestDataErrorFormat(t *testing.T) {
 	}
 }
 
-// Random content as fare_leg_rules.txt, with the other files valid: LoadGTFS
-// never panics, every error points into fare_leg_rules.txt, and a table that
-// loads prices every pair without panicking and without negative fares.
+// Random content as fare_leg_rules.txt, with the other files valid (and
+// timeframe groups peak and offpeak to name): LoadGTFS never panics, every
+// error points into fare_leg_rules.txt, and a table that loads prices every
+// pair at several times without panicking and without negative fares.
 func FuzzLoadGTFS(f *testing.F) {
 	shipped, err := fs.ReadFile(HanoiData(), "fare_leg_rules.txt")
 	if err != nil {
@@ -455,11 +457,20 @@ func FuzzLoadGTFS(f *testing.F) {
 		"network_id\n\"\n",
 		"",
 		"\xff\xfe",
+		"network_id,from_area_id,to_area_id,from_timeframe_group_id,to_timeframe_group_id,fare_product_id,rule_priority\n" +
+			"n,a,b,,,p9,\nn,a,b,peak,,p8,1\nn,a,b,offpeak,offpeak,p8,2\nn,a,c,peak,,p9,\nn,a,c,offpeak,,p8,\nn,,,,,p8,0\n",
+		"network_id,from_area_id,to_area_id,from_timeframe_group_id,fare_product_id\nn,a,b,peak,p9\nn,a,b,,p8\n",
+		"network_id,from_area_id,to_area_id,to_timeframe_group_id,fare_product_id,rule_priority\nn,a,b,rush,p9,4294967296\n",
 	} {
 		f.Add(seed)
 	}
+	times := []time.Time{{}, time.Date(2026, 2, 2, 7, 0, 0, 0, Zone), time.Date(2026, 2, 2, 9, 0, 0, 0, Zone), time.Date(2026, 2, 7, 8, 0, 0, 0, Zone)}
 	f.Fuzz(func(t *testing.T, rules string) {
 		fsys := baseFeed()
+		set(fsys, "calendar.txt", "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,start_date,end_date\n"+
+			"weekdays,1,1,1,1,1,0,0,20260101,20261231\n")
+		set(fsys, "timeframes.txt", "timeframe_group_id,start_time,end_time,service_id\n"+
+			"peak,07:00:00,09:00:00,weekdays\noffpeak,09:00:00,24:00:00,weekdays\n")
 		set(fsys, "fare_leg_rules.txt", rules)
 		tab, err := LoadGTFS(fsys)
 		if err != nil {
@@ -478,6 +489,12 @@ func FuzzLoadGTFS(f *testing.F) {
 				q, err := tab.Price(a.ID, b.ID)
 				if err == nil && (q.Amount.IsNegative() || q.RuleID == "") {
 					t.Fatalf("Price(%s, %s) = %+v", a.ID, b.ID, q)
+				}
+				for i, at := range times {
+					q, err := tab.PriceFor(Query{From: a.ID, To: b.ID, At: at, ExitAt: times[(i+1)%len(times)]})
+					if err == nil && (q.Amount.IsNegative() || q.RuleID == "") {
+						t.Fatalf("PriceFor(%s, %s, %s) = %+v", a.ID, b.ID, at, q)
+					}
 				}
 			}
 		}

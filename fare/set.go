@@ -118,7 +118,7 @@ func (s *Set) Transfer(prev, next Leg) (TransferQuote, error) {
 	if tp, ok := s.byStop[prev.From]; ok && tp == tn {
 		return tn.Transfer(prev, next)
 	}
-	b, err := tn.PriceFor(Query{From: next.From, To: next.To, Category: next.Category, At: next.EntryAt})
+	b, err := tn.PriceFor(next.query())
 	if err != nil {
 		return TransferQuote{}, err
 	}

@@ -38,8 +38,13 @@ type Table struct {
 	defaultCat int
 	category   string // the default rider_category_id; "" if none
 
-	// rules holds, per origin-destination pair, the fare of each category.
+	// rules holds, per origin-destination pair, the fares of each category.
 	rules map[odKey]odFares
+	// timed holds the networks with a fare that depends on the time
+	// (timeframes); netFares their pairs' fares, in file order, for the
+	// same-station fare, which is then the cheapest fare at that time.
+	timed    map[string]bool
+	netFares map[string][]odFares
 	// bounds holds the cheapest and dearest fare of each network and category.
 	bounds map[netCat]fareBounds
 	// ranked lists, per network, the categories Category may derive, cheapest
@@ -65,9 +70,11 @@ type netCat struct {
 	cat     int
 }
 
-// odFares is the fare of one origin-destination pair, indexed like
-// Table.categories.
-type odFares []catFare
+// odFares is the fares of one origin-destination pair, indexed like
+// Table.categories: per category, the fares of the rules that may price it,
+// in the order they are tried (see pick). Most pairs have one fare per
+// category that applies at any time.
+type odFares [][]catFare
 
 // catFare is what one rider category pays for one journey, and where each
 // part of it comes from.
@@ -81,6 +88,41 @@ type catFare struct {
 	product  string
 	row      string // fare_products.txt row that set the amount, "fare_products.txt:9"
 	amount   decimal.Decimal
+	// When the rule applies: rule_priority, and the timeframe groups the
+	// entry and exit taps must fall in (nil: any time).
+	priority int
+	from, to *timeframeGroup
+	line     int // of the rule in fare_leg_rules.txt
+}
+
+// timed reports whether the fare depends on the time of the taps.
+func (f *catFare) timed() bool { return f.from != nil || f.to != nil }
+
+// pick returns the first fare of cands, in the order the loader ranked them,
+// whose timeframes contain the entry and exit taps (see Query); nil if none
+// does. It does not allocate.
+func pick(cands []catFare, at, exitAt time.Time) *catFare {
+	if len(cands) > 0 && !cands[0].timed() {
+		return &cands[0] // the common case: one fare at any time
+	}
+	var entry, exit localTime
+	converted := false
+	for i := range cands {
+		f := &cands[i]
+		if !f.timed() {
+			return f
+		}
+		if !converted {
+			entry, exit, converted = toLocal(at), toLocal(exitAt), true
+			if exitAt.IsZero() {
+				exit = entry
+			}
+		}
+		if f.from.contains(entry) && f.to.contains(exit) {
+			return f
+		}
+	}
+	return nil
 }
 
 type fareBounds struct{ min, max catFare }

@@ -9,9 +9,12 @@ import (
 
 // Leg is one journey on one network, from an entry tap to an exit tap.
 type Leg struct {
-	From, To        string    // entry and exit stop_id
-	EntryAt, ExitAt time.Time // the entry and exit taps
-	Category        string    // rider_category_id; "" is the default
+	From, To string // entry and exit stop_id
+	// EntryAt and ExitAt are the entry and exit taps: they price the leg
+	// (Query.At and Query.ExitAt, for fares by timeframe) and time the
+	// transfer.
+	EntryAt, ExitAt time.Time
+	Category        string // rider_category_id; "" is the default
 	// Charged is what the rider paid for the leg, after any transfer, pass
 	// or cap. Transfer reads it of the previous leg only.
 	Charged decimal.Decimal
@@ -49,8 +52,9 @@ type TransferQuote struct {
 // fare_transfer_rules.txt (GTFS Fares v2):
 //
 //  1. Each leg's group is the leg_group_id of the fare_leg_rules.txt row that
-//     prices it for its category. A leg with no group (or that entered and
-//     left the same station) is in no transfer.
+//     prices it for its category at its times (PriceFor with the leg's entry
+//     and exit). A leg with no group (or that entered and left the same
+//     station without a rule for it) is in no transfer.
 //  2. Rules naming both groups exactly are used if there are any; otherwise
 //     rules whose empty from_leg_group_id or to_leg_group_id stands for every
 //     group that no rule names there.
@@ -69,17 +73,16 @@ type TransferQuote struct {
 // Without an applicable rule, next costs B. Errors are PriceFor's, for
 // either leg.
 func (t *Table) Transfer(prev, next Leg) (TransferQuote, error) {
-	if _, err := t.PriceFor(Query{From: prev.From, To: prev.To, Category: prev.Category, At: prev.EntryAt}); err != nil {
+	if _, err := t.PriceFor(prev.query()); err != nil {
 		return TransferQuote{}, fmt.Errorf("previous leg: %w", err)
 	}
-	b, err := t.PriceFor(Query{From: next.From, To: next.To, Category: next.Category, At: next.EntryAt})
+	b, err := t.PriceFor(next.query())
 	if err != nil {
 		return TransferQuote{}, err
 	}
 	out := TransferQuote{Next: b, Charge: b.Amount, Adjustment: decimal.Zero, Journey: prev.Charged.Add(b.Amount)}
-	from, okFrom := t.legGroup(prev)
-	to, okTo := t.legGroup(next)
-	if !okFrom || !okTo || next.EntryAt.Before(prev.ExitAt) {
+	from, to := t.legGroup(prev.query()), t.legGroup(next.query())
+	if from == "" || to == "" || next.EntryAt.Before(prev.ExitAt) {
 		return out, nil
 	}
 	c, _ := t.categoryIndex(next.Category)
@@ -128,19 +131,9 @@ func (t *Table) Transfer(prev, next Leg) (TransferQuote, error) {
 	return out, nil
 }
 
-// legGroup is the leg_group_id of the rule that prices the leg for its
-// category; false for a leg without one.
-func (t *Table) legGroup(l Leg) (string, bool) {
-	c, ok := t.categoryIndex(l.Category)
-	if !ok {
-		return "", false
-	}
-	a, b := t.stops[l.From], t.stops[l.To]
-	fares, ok := t.rules[odKey{a.NetworkID, a.AreaID, b.AreaID}]
-	if !ok || !fares[c].ok || fares[c].legGroup == "" {
-		return "", false
-	}
-	return fares[c].legGroup, true
+// query asks the price of the leg alone, at its entry and exit times.
+func (l Leg) query() Query {
+	return Query{From: l.From, To: l.To, Category: l.Category, At: l.EntryAt, ExitAt: l.ExitAt}
 }
 
 // groupMatches: a rule's group matches a leg's group exactly, or is empty and
