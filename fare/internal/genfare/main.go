@@ -26,6 +26,7 @@ import (
 	"strings"
 
 	"github.com/shopspring/decimal"
+	"github.com/vnpass/vnpass/money"
 )
 
 // Rider categories, as in the hand-written rider_categories.txt files.
@@ -266,22 +267,10 @@ func (c city) legGroup(l line, a, b station) string {
 	return l.network
 }
 
-// dong formats an amount the Vietnamese way: 15000 -> "15.000".
+// dong formats an amount the Vietnamese way without the currency sign:
+// 15000 -> "15.000" (money.Format is the one place that groups digits).
 func dong(amount decimal.Decimal) string {
-	s := amount.String()
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	if neg {
-		b.WriteByte('-')
-	}
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte('.')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
+	return strings.TrimSuffix(money.Format(amount), " ₫")
 }
 
 // generate returns the generated files of a city by name.
