@@ -10,6 +10,7 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/vnpass/vnpass/admission"
 	"github.com/vnpass/vnpass/ledger"
+	"github.com/vnpass/vnpass/proto"
 )
 
 var _ admission.Store = (*Store)(nil)
@@ -40,9 +41,14 @@ func (s *Store) Admit(ctx context.Context, rec admission.Record, decide func(*ad
 			if err := loadRider(ctx, tx, r); err != nil {
 				return err
 			}
-			// Passes that may cover a journey entered up to two days ago.
-			if err := loadPasses(ctx, tx, r, rec.ReceivedAt.Add(-48*time.Hour)); err != nil {
-				return err
+			// Passes that may cover a journey entered up to two days ago,
+			// read only when a journey may be priced by this tap (an exit,
+			// or an entry that finds a journey still open): an entry
+			// otherwise costs nothing, and the tap path one query less.
+			if rec.Tap.Kind != proto.KindMetroEntry || r.Open != nil {
+				if err := loadPasses(ctx, tx, r, rec.ReceivedAt.Add(-48*time.Hour)); err != nil {
+					return err
+				}
 			}
 		}
 		eff, err := decide(r)
@@ -254,6 +260,11 @@ func (s *Store) Settle(ctx context.Context, subject string, decide func(*admissi
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		r := &admission.Rider{Subject: subject}
 		if err := loadRider(ctx, tx, r); err != nil {
+			return err
+		}
+		// The journey being settled may have entered days ago (a sweep
+		// that could not run): passes valid in the last week.
+		if err := loadPasses(ctx, tx, r, s.now().Add(-7*24*time.Hour)); err != nil {
 			return err
 		}
 		eff, err := decide(r)

@@ -697,14 +697,29 @@ func TestPasses(t *testing.T) {
 	if d := f.do(proto.KindMetroExit, yen, "vn_pass"); *d.FareVND != 15000 {
 		t.Errorf("after the pass: %d", *d.FareVND)
 	}
+	// A pass holder who never taps out is not charged the maximum fare by
+	// the sweep: the pass covers the journey.
+	pass2, _ := f.fares.NewPass("hn2a-day", "", f.now)
+	if err := buy("d2", pass2); err != nil {
+		t.Fatal(err)
+	}
+	want(t, f.do(proto.KindMetroEntry, catLinh, "vn_pass"), proto.ReasonOK)
+	before := f.balance("vn_pass")
+	f.now = f.now.Add(5 * time.Hour)
+	if n, err := f.proc.Sweep(ctx); err != nil || n != 1 {
+		t.Fatalf("sweep: %d %v", n, err)
+	}
+	if got := f.balance("vn_pass"); !got.Equal(before) {
+		t.Errorf("the sweep charged a pass holder: %s -> %s", before, got)
+	}
 	month, _ := f.fares.NewPass("hn2a-month", "", f.now)
 	if err := buy("m1", month); !errors.Is(err, ledger.ErrInsufficientFunds) {
 		t.Errorf("a month pass beyond the balance: %v", err)
 	}
 	var passJourneys int
 	f.store.Pool().QueryRow(ctx, "SELECT count(*) FROM journeys WHERE pass_id IS NOT NULL AND fare = 0").Scan(&passJourneys)
-	if passJourneys != 3 {
-		t.Errorf("%d journeys paid by the pass, want 3", passJourneys)
+	if passJourneys != 4 {
+		t.Errorf("%d journeys paid by a pass, want 4", passJourneys)
 	}
 	f.checkBooks()
 }
