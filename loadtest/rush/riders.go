@@ -19,6 +19,10 @@ import (
 type Rider struct {
 	Subject string
 	FaceRef string
+	// Age is about how old the citizen was enrolled as (within a year):
+	// ages are drawn away from the concession boundaries (6, 60), so the
+	// rider's category is certain whichever day the simulation runs.
+	Age int
 }
 
 var (
@@ -27,11 +31,19 @@ var (
 	givenNames  = []string{"An", "Bình", "Châu", "Dũng", "Giang", "Hà", "Hải", "Hạnh", "Hiếu", "Hoa", "Hùng", "Hương", "Khánh", "Lan", "Linh", "Long", "Mai", "Nam", "Nga", "Phúc", "Quân", "Sơn", "Tâm", "Thảo", "Trang", "Trung", "Tuấn", "Vy", "Yến"}
 )
 
-// citizen makes a plausible adult citizen: a CCCD number of the real shape
+// citizen makes a plausible citizen: a CCCD number of the real shape
 // (province 001 Hanoi, century-and-sex digit, year of birth, six digits) and
-// a Vietnamese name.
-func citizen(rng *rand.Rand, i int) map[string]any {
-	year := time.Now().Year() - 22 - rng.IntN(36) // 21 to 58 years old: adults paying the full fare
+// a Vietnamese name. Of every 20, one is a child of 2-4 and two are 62-80
+// years old (they ride free); the rest are adults of 21-58.
+func citizen(rng *rand.Rand, i int) (map[string]any, int) {
+	age := 21 + rng.IntN(38)
+	switch i % 20 {
+	case 7:
+		age = 2 + rng.IntN(3)
+	case 3, 13:
+		age = 62 + rng.IntN(19)
+	}
+	year := time.Now().Year() - age - 1 + rng.IntN(2)
 	sex := rng.IntN(2)
 	century := sex // 0/1: born in the 1900s
 	if year >= 2000 {
@@ -40,14 +52,17 @@ func citizen(rng *rand.Rand, i int) map[string]any {
 	cccd := fmt.Sprintf("001%d%02d%06d", century, year%100, (rng.IntN(1000)*1000+i)%1_000_000)
 	dob := time.Date(year, time.Month(1+rng.IntN(12)), 1+rng.IntN(28), 0, 0, 0, 0, time.UTC)
 	name := familyNames[rng.IntN(len(familyNames))] + " " + middleNames[rng.IntN(len(middleNames))] + " " + givenNames[rng.IntN(len(givenNames))]
-	return map[string]any{"cccd": cccd, "full_name": name, "date_of_birth": dob.Format("2006-01-02")}
+	return map[string]any{"cccd": cccd, "full_name": name, "date_of_birth": dob.Format("2006-01-02")}, age
 }
 
 // Enroll registers n citizens with the identity provider at baseURL.
 func Enroll(ctx context.Context, c *http.Client, baseURL string, n int, rng *rand.Rand) ([]Rider, error) {
 	bodies := make([][]byte, n)
+	ages := make([]int, n)
 	for i := range bodies {
-		bodies[i], _ = json.Marshal(citizen(rng, i))
+		var c map[string]any
+		c, ages[i] = citizen(rng, i)
+		bodies[i], _ = json.Marshal(c)
 	}
 	riders := make([]Rider, n)
 	err := parallel(n, 8, func(i int) error {
@@ -58,7 +73,7 @@ func Enroll(ctx context.Context, c *http.Client, baseURL string, n int, rng *ran
 		if err := postJSON(ctx, c, strings.TrimRight(baseURL, "/")+"/v1/citizens", "", bodies[i], &out); err != nil {
 			return fmt.Errorf("rush: enroll: %w", err)
 		}
-		riders[i] = Rider{Subject: out.Subject, FaceRef: out.FaceRef}
+		riders[i] = Rider{Subject: out.Subject, FaceRef: out.FaceRef, Age: ages[i]}
 		return nil
 	})
 	return riders, err

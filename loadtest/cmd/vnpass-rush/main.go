@@ -102,9 +102,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	var fares int64
+	free := 0
 	for _, t := range rep.Trips {
 		if f := t.Exit.Decision.FareVND; f != nil {
 			fares += *f
+			if *f == 0 {
+				free++
+			}
 		}
 	}
 	fmt.Fprintf(stdout, "\n── Tổng kết / Summary ─────────────────────────────\n")
@@ -112,7 +116,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fmt.Fprintf(stdout, "decision latency (publish -> decision): p50 %s  p95 %s  p99 %s  max %s\n",
 		rep.Percentile(50).Round(time.Microsecond), rep.Percentile(95).Round(time.Microsecond),
 		rep.Percentile(99).Round(time.Microsecond), rep.Percentile(100).Round(time.Microsecond))
-	fmt.Fprintf(stdout, "fares charged at exit gates: %s\n", money.Format(money.Dong(fares)))
+	fmt.Fprintf(stdout, "fares charged at exit gates: %s; %d riders rode free (children under 6, people 60+)\n", money.Format(money.Dong(fares)), free)
 	if len(rep.Trips) > 0 {
 		t := rep.Trips[0]
 		fmt.Fprintf(stdout, "a rider to look up: %s (%s -> %s)\n", t.Rider.Subject, t.Origin, t.Destination)

@@ -163,13 +163,19 @@ func TestRushOnLine2A(t *testing.T) {
 
 	api := p.api()
 	var total int64
+	free := 0
 	for _, trip := range rep.Trips {
 		if trip.Entry.Local || trip.Exit.Local || !trip.Exited {
 			t.Fatalf("trip %s -> %s did not complete through the cloud: %+v", trip.Origin, trip.Destination, trip)
 		}
-		q, err := p.fares.Price(trip.Origin, trip.Destination)
+		stop, _ := p.fares.Stop(trip.Origin)
+		category := p.fares.Category(fare.Rider{Age: trip.Rider.Age}, stop.NetworkID)
+		q, err := p.fares.PriceFor(fare.Query{From: trip.Origin, To: trip.Destination, Category: category, At: time.Now()})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if q.Amount.IsZero() {
+			free++
 		}
 		want := q.Amount.IntPart()
 		if f := trip.Exit.Decision.FareVND; f == nil || *f != want {
@@ -188,6 +194,10 @@ func TestRushOnLine2A(t *testing.T) {
 		total += want
 	}
 
+	// Three riders in twenty ride free (children under 6, people 60+).
+	if free < riders/10 || free > riders/5 {
+		t.Errorf("%d of %d riders rode free, want about 45", free, riders)
+	}
 	books, err := p.main.Store.Books(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -195,9 +205,9 @@ func TestRushOnLine2A(t *testing.T) {
 	if !books.Balanced() {
 		t.Errorf("ledger out of balance: %+v", books)
 	}
-	// riders top-ups plus riders fares.
-	if books.Transactions != 2*riders {
-		t.Errorf("%d ledger transactions, want %d", books.Transactions, 2*riders)
+	// riders top-ups plus the fares of those who paid.
+	if books.Transactions != int64(2*riders-free) {
+		t.Errorf("%d ledger transactions, want %d", books.Transactions, 2*riders-free)
 	}
 	if got := books.Debits.IntPart(); got != riders*topUp+total {
 		t.Errorf("debits %d, want %d", got, riders*topUp+total)
