@@ -11,14 +11,13 @@ import (
 )
 
 // decide is the fare rule of a verified tap on a metro gate.
-func (p *Processor) decide(t proto.Tap, r *Rider, category string) (Effect, error) {
+func (p *Processor) decide(t proto.Tap, r *Rider, stop fare.Stop, category string) (Effect, error) {
 	switch {
 	case r.Replayed:
 		return p.refusal(proto.ReasonAssertionReplayed, t, nil), nil
 	case !r.Exists || r.Status == AccountClosed:
 		return p.refusal(proto.ReasonNoAccount, t, nil), nil
 	}
-	stop, _ := p.cfg.Fares.Stop(t.Site)
 	now := t.CapturedAt.Time
 	balance := r.Balance
 	if p.tooSoon(t, r, now) {

@@ -49,4 +49,3 @@ func TestAssertionReason(t *testing.T) {
 		}
 	}
 }
-

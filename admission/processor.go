@@ -137,6 +137,7 @@ func (p *Processor) Handle(ctx context.Context, topic string, payload []byte) (R
 		return Reply{}, fmt.Errorf("%w: tap for %s/%s arrived on topic %q", proto.ErrMalformed, t.Site, t.Device, topic)
 	}
 	rec := Record{Tap: t, ReceivedAt: p.cfg.Now()}
+	stop, known := p.cfg.Fares.Stop(t.Site)
 	var refuse proto.Reason
 	switch {
 	case t.Kind != proto.KindMetroEntry && t.Kind != proto.KindMetroExit:
@@ -145,10 +146,8 @@ func (p *Processor) Handle(ctx context.Context, topic string, payload []byte) (R
 		refuse = proto.ReasonTapTooOld
 	case t.CapturedAt.Sub(rec.ReceivedAt) > p.cfg.MaxClockSkew:
 		refuse = proto.ReasonDeviceClock
-	default:
-		if _, ok := p.cfg.Fares.Stop(t.Site); !ok {
-			refuse = proto.ReasonUnknownSite
-		}
+	case !known:
+		refuse = proto.ReasonUnknownSite
 	}
 	var category string
 	if refuse == "" {
@@ -159,7 +158,6 @@ func (p *Processor) Handle(ctx context.Context, topic string, payload []byte) (R
 			rec.Subject, rec.JTI, rec.ExpiresAt = a.Subject, a.JTI, a.ExpiresAt
 			// The category is read from the attributes VNeID asserts at
 			// the time of travel: a rider who turned 60 yesterday rides free today.
-			stop, _ := p.cfg.Fares.Stop(t.Site)
 			category = p.cfg.Fares.Category(fare.Rider{Age: a.Age, Disabled: a.Disabled, Meritorious: a.Meritorious}, stop.NetworkID)
 		}
 	}
@@ -174,7 +172,7 @@ func (p *Processor) Handle(ctx context.Context, topic string, payload []byte) (R
 			reason = refuse
 			return p.refusal(refuse, t, nil), nil
 		}
-		eff, err := p.decide(t, r, category)
+		eff, err := p.decide(t, r, stop, category)
 		reason = eff.Decision.Reason
 		return eff, err
 	}

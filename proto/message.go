@@ -150,7 +150,15 @@ func (m Decision) Encode() ([]byte, error) { m.V = Version; return encode(&m, Ma
 func (m Status) Encode() ([]byte, error)   { m.V = Version; return encode(&m, MaxStatusSize) }
 func (m Config) Encode() ([]byte, error)   { m.V = Version; return encode(&m, MaxConfigSize) }
 
-type validator interface{ validate() error }
+type validator interface {
+	validate() error
+	version() int
+}
+
+func (m *Tap) version() int      { return m.V }
+func (m *Decision) version() int { return m.V }
+func (m *Status) version() int   { return m.V }
+func (m *Config) version() int   { return m.V }
 
 func encode(m validator, limit int) ([]byte, error) {
 	if err := m.validate(); err != nil {
@@ -194,23 +202,25 @@ func decode(b []byte, limit int, m validator) error {
 	if len(b) > limit {
 		return fmt.Errorf("%w: %d bytes over the limit of %d", ErrMalformed, len(b), limit)
 	}
-	// Peek at the version first so that a v2 message is reported as such
-	// instead of as whatever field v1 would miss.
-	var head struct {
-		V *int `json:"v"`
-	}
-	if err := json.Unmarshal(b, &head); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if head.V == nil {
-		return fmt.Errorf("%w: missing \"v\"", ErrMalformed)
-	}
-	if *head.V != Version {
-		return fmt.Errorf("%w: version %d, this side speaks %d", ErrMalformed, *head.V, Version)
-	}
 	// Unknown fields are ignored: minor additions within v1 must not break
 	// older readers. Missing or invalid required fields are caught below.
-	if err := json.Unmarshal(b, m); err != nil {
+	err := json.Unmarshal(b, m)
+	if err != nil || m.version() != Version {
+		// Only now read the version alone (one parse on the common path),
+		// so that a v2 message is reported as such instead of as whatever
+		// field v1 would miss.
+		var head struct {
+			V *int `json:"v"`
+		}
+		if herr := json.Unmarshal(b, &head); herr != nil {
+			return fmt.Errorf("%w: %v", ErrMalformed, herr)
+		}
+		if head.V == nil {
+			return fmt.Errorf("%w: missing \"v\"", ErrMalformed)
+		}
+		if *head.V != Version {
+			return fmt.Errorf("%w: version %d, this side speaks %d", ErrMalformed, *head.V, Version)
+		}
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if err := m.validate(); err != nil {
