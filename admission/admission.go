@@ -27,6 +27,9 @@ type Record struct {
 	Subject    string // pseudonymous VNeID subject; empty if the assertion did not verify
 	JTI        string // assertion id, claimed once; empty if the assertion did not verify
 	ExpiresAt  time.Time
+	// Offline is the device's own decision when it decided the tap without
+	// the cloud (rec.Tap.Offline); the store records it with the tap.
+	Offline *proto.OfflineDecision
 }
 
 // Rider is the state of a rider that a decision may depend on, read and

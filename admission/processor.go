@@ -243,7 +243,7 @@ var reasonOrder = [...]proto.Reason{
 	proto.ReasonAssertionReplayed, proto.ReasonUnknownSite, proto.ReasonWrongKind,
 	proto.ReasonPassBack, proto.ReasonNoEntry, proto.ReasonInsufficientFunds,
 	proto.ReasonAccountSuspended, proto.ReasonNoAccount, proto.ReasonTapTooOld, proto.ReasonDeviceClock, proto.ReasonTooSoon,
-	proto.ReasonInternal,
+	proto.ReasonInDebt, proto.ReasonInternal,
 }
 
 func (s *Stats) count(k proto.Kind, reason proto.Reason) {

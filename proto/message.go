@@ -88,6 +88,23 @@ type Tap struct {
 	Assertion  string `json:"assertion"`
 	CapturedAt Time   `json:"captured_at"`
 	Plate      string `json:"plate,omitempty"` // parking: plate as read, upper case
+	// Offline is set when the device decided the tap itself because the
+	// cloud did not answer in time: what it decided and why. The cloud then
+	// settles the tap as it arrives (minutes or hours later) instead of
+	// refusing it as too old, and records that the decision was offline.
+	Offline *OfflineDecision `json:"offline,omitempty"`
+}
+
+// OfflineDecision is a device's own decision on a tap, made from what it had
+// cached (JWKS keys, deny list, fare tables, its record of recent entries).
+type OfflineDecision struct {
+	Open   bool   `json:"open"`
+	Reason Reason `json:"reason"`
+	// Rule names the check that decided, e.g. "verified", "deny_list",
+	// "pass_back", "offline_limit", "deny_list_stale": explainable later.
+	Rule            string `json:"rule"`
+	DenyListVersion int64  `json:"deny_list_version"`
+	DecidedAt       Time   `json:"decided_at"`
 }
 
 // Display is the text a gate shows, in Vietnamese and English.

@@ -22,6 +22,7 @@ const (
 	ReasonTapTooOld            Reason = "tap_too_old"  // reached the cloud after the gate stopped waiting
 	ReasonDeviceClock          Reason = "device_clock" // capture time in the future: the gate's clock is wrong
 	ReasonTooSoon              Reason = "too_soon"     // seconds after the rider's previous tap the other way
+	ReasonInDebt               Reason = "in_debt"      // post-paid rider whose unpaid debt is over the limit
 	ReasonInternal             Reason = "internal_error"
 )
 
@@ -43,6 +44,7 @@ var reasonText = map[Reason]Display{
 	ReasonTapTooOld:            {VI: "Hết thời gian chờ, vui lòng thử lại", EN: "Timed out, please try again"},
 	ReasonDeviceClock:          {VI: "Lỗi đồng hồ của cửa, vui lòng liên hệ nhân viên", EN: "Gate clock error, please ask staff"},
 	ReasonTooSoon:              {VI: "Vui lòng chờ giây lát rồi thử lại", EN: "Please wait a moment and try again"},
+	ReasonInDebt:               {VI: "Tài khoản còn nợ chưa thanh toán, vui lòng thanh toán trên ứng dụng", EN: "Unpaid balance, please pay in the app"},
 	ReasonInternal:             {VI: "Lỗi hệ thống, vui lòng liên hệ nhân viên", EN: "System error, please ask staff"},
 }
 

@@ -85,6 +85,20 @@ func (m *Tap) validate() error {
 			}
 		}
 	}
+	if o := m.Offline; o != nil {
+		if !o.Reason.Valid() || o.Open != (o.Reason == ReasonOK) {
+			return fmt.Errorf("offline: open=%v with reason %q", o.Open, o.Reason)
+		}
+		if err := checkID("offline.rule", o.Rule); err != nil {
+			return err
+		}
+		if o.DenyListVersion < 0 {
+			return errors.New("offline.deny_list_version: negative")
+		}
+		if o.DecidedAt.IsZero() {
+			return errors.New("offline.decided_at: missing")
+		}
+	}
 	return nil
 }
 
