@@ -40,8 +40,14 @@ type Rider struct {
 	Exists   bool // a vnpass account is linked to this VNeID subject
 	Status   AccountStatus
 	Balance  decimal.Decimal
-	Open     *Journey // the rider's open journey, if any
-	Last     *Journey // the rider's latest finished journey
+	// Funding says how the rider pays: from a prepaid balance, or
+	// post-paid (fares collected after travel from a linked account).
+	Funding Funding
+	// DebtSince is when a post-paid collection was declined and not yet
+	// recovered; zero when the rider owes nothing overdue.
+	DebtSince time.Time
+	Open      *Journey // the rider's open journey, if any
+	Last      *Journey // the rider's latest finished journey
 	// Passes the rider holds that were valid in the last days.
 	Passes []HeldPass
 	// Spent sums what the rider was charged for complete journeys on a
@@ -62,6 +68,14 @@ const (
 	AccountActive    AccountStatus = "active"
 	AccountSuspended AccountStatus = "suspended"
 	AccountClosed    AccountStatus = "closed"
+)
+
+// Funding is how a rider's account is paid for.
+type Funding string
+
+const (
+	FundingPrepaid  Funding = "prepaid"
+	FundingPostpaid Funding = "postpaid"
 )
 
 // Journey is a trip from an entry tap to an exit tap.

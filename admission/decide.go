@@ -38,6 +38,15 @@ func (p *Processor) entry(t proto.Tap, r *Rider, stop fare.Stop, category string
 	if r.Status == AccountSuspended {
 		return p.refusal(proto.ReasonAccountSuspended, t, &balance), nil
 	}
+	if owed := balance.Neg(); r.Funding == FundingPostpaid && !r.DebtSince.IsZero() && owed.GreaterThan(p.cfg.DebtLimit) {
+		// A declined collection left a debt over the limit: no entry
+		// until it is paid (exits always open).
+		eff.Decision = p.decision(t, proto.ReasonInDebt, nil, &balance, proto.Display{
+			VI: "Tài khoản còn nợ " + money.Format(owed) + ", vui lòng thanh toán trên ứng dụng",
+			EN: "Unpaid " + money.Format(owed) + ", please pay in the app",
+		})
+		return eff, nil
+	}
 	if o := r.Open; o != nil {
 		if o.EntrySite == t.Site && now.Sub(o.EntryAt) < p.cfg.RetapWindow {
 			// The rider is trying again at the gate they just entered
@@ -59,7 +68,8 @@ func (p *Processor) entry(t proto.Tap, r *Rider, stop fare.Stop, category string
 		eff.Charges = append(eff.Charges, charges...)
 		balance = balance.Sub(o.Fare)
 	}
-	if min := p.cfg.Fares.MinFareFor(stop.NetworkID, category); balance.LessThan(min) {
+	// A post-paid rider pays after travel: no balance needed to enter.
+	if min := p.cfg.Fares.MinFareFor(stop.NetworkID, category); r.Funding != FundingPostpaid && balance.LessThan(min) {
 		// A stale journey closed above stays closed and charged.
 		eff.Decision = p.refusal(proto.ReasonInsufficientFunds, t, &balance).Decision
 		return eff, nil

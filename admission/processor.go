@@ -54,6 +54,11 @@ type Config struct {
 	// closes the old journey at the maximum fare (a missed tap-out) instead
 	// of refusing the rider as a pass-back. Default 4 hours.
 	MaxJourney time.Duration
+	// DebtLimit is how much a post-paid rider whose collection was
+	// declined may owe and still enter: above it, entry is refused
+	// (in_debt) until the debt is paid. Default (zero) 30.000 ₫, about two
+	// journeys; 1 ₫ makes any overdue debt block entry.
+	DebtLimit decimal.Decimal
 }
 
 // Fares is what admission asks of the fare data (*fare.Table for one feed,
@@ -103,6 +108,9 @@ func New(cfg Config) (*Processor, error) {
 	}
 	if cfg.MaxJourney <= 0 {
 		cfg.MaxJourney = 4 * time.Hour
+	}
+	if !cfg.DebtLimit.IsPositive() {
+		cfg.DebtLimit = decimal.NewFromInt(30000)
 	}
 	if cfg.LateExitWindow <= 0 {
 		cfg.LateExitWindow = 24 * time.Hour

@@ -18,43 +18,10 @@ func nullTime(t time.Time) any {
 	return t
 }
 
-// post writes one balanced transaction and moves the balances it touches.
-// Operator and provider accounts are created on first use; a rider account
-// must exist (it is created when the rider links VNeID to vnpass).
+// post writes one balanced transaction and moves the balances it touches;
+// see postAll.
 func post(ctx context.Context, tx pgx.Tx, t ledger.Transaction, at time.Time) error {
-	if err := t.Validate(); err != nil {
-		return err
-	}
-	var id int64
-	err := tx.QueryRow(ctx, `INSERT INTO ledger_transactions (idempotency_key, kind, memo, created_at, journey_id)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
-		t.Key, t.Kind, t.Memo, at, nullID(t.JourneyID)).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return sameAsPosted(ctx, tx, t)
-	}
-	if err != nil {
-		return fmt.Errorf("post %s: %w", t.Key, err)
-	}
-	for _, e := range t.Entries {
-		if k := e.Account.Kind(); k != ledger.KindRider {
-			if _, err := tx.Exec(ctx, `INSERT INTO accounts (id, kind) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`,
-				string(e.Account), string(k)); err != nil {
-				return fmt.Errorf("post %s: account %s: %w", t.Key, e.Account, err)
-			}
-		}
-		tag, err := tx.Exec(ctx, `UPDATE accounts SET balance = balance + $2 WHERE id = $1`, string(e.Account), e.Amount)
-		if err != nil {
-			return fmt.Errorf("post %s: %w", t.Key, err)
-		}
-		if tag.RowsAffected() != 1 {
-			return fmt.Errorf("post %s: no account %s", t.Key, e.Account)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO ledger_entries (transaction_id, account_id, amount) VALUES ($1, $2, $3)`,
-			id, string(e.Account), e.Amount); err != nil {
-			return fmt.Errorf("post %s: %w", t.Key, err)
-		}
-	}
-	return nil
+	return postAll(ctx, tx, []ledger.Transaction{t}, at, nil)
 }
 
 // OpenRiderAccount creates the account of a VNeID subject if it does not
@@ -159,4 +126,30 @@ func sameAsPosted(ctx context.Context, tx pgx.Tx, t ledger.Transaction) error {
 		return fmt.Errorf("%w: %s", ledger.ErrDuplicate, t.Key)
 	}
 	return fmt.Errorf("%w: %s", ledger.ErrKeyConflict, t.Key)
+}
+
+// PostBatch writes many balanced transactions in one database transaction
+// (bulk top-ups, daily collections). It is all or nothing: a key posted
+// before fails the batch with ledger.ErrDuplicate or ledger.ErrKeyConflict.
+func (s *Store) PostBatch(ctx context.Context, txs []ledger.Transaction) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error { return postAll(ctx, tx, txs, s.now(), nil) })
+	if err != nil && !errors.Is(err, ledger.ErrDuplicate) && !errors.Is(err, ledger.ErrKeyConflict) {
+		return fmt.Errorf("settlepg: %w", err)
+	}
+	return err
+}
+
+// OpenRiderAccounts opens many rider accounts at once (bulk enrolment).
+func (s *Store) OpenRiderAccounts(ctx context.Context, subjects []string) error {
+	ids := make([]string, len(subjects))
+	for i, sub := range subjects {
+		ids[i] = string(ledger.Rider(sub))
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO accounts (id, kind, subject)
+		SELECT id, 'rider', subject FROM unnest($1::text[], $2::text[]) AS u(id, subject)
+		ON CONFLICT (id) DO NOTHING`, ids, subjects)
+	if err != nil {
+		return fmt.Errorf("settlepg: open accounts: %w", err)
+	}
+	return nil
 }

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
-	"github.com/vnpass/vnpass/admission"
 	"github.com/vnpass/vnpass/fare"
 	"github.com/vnpass/vnpass/ledger"
 )
@@ -59,22 +57,4 @@ func (s *Store) BuyPass(ctx context.Context, subject string, p fare.Pass, pay le
 		return 0, fmt.Errorf("settlepg: buy pass: %w", err)
 	}
 	return id, err
-}
-
-// loadPasses reads the passes a rider holds that were valid at or after since.
-func loadPasses(ctx context.Context, tx pgx.Tx, r *admission.Rider, since time.Time) error {
-	rows, err := tx.Query(ctx, `SELECT id, product_id, network_id, category, amount, price_rule, valid_from, valid_until
-		FROM passes WHERE subject = $1 AND valid_until > $2 ORDER BY valid_from`, r.Subject, since)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var h admission.HeldPass
-		if err := rows.Scan(&h.ID, &h.ProductID, &h.NetworkID, &h.Category, &h.Amount, &h.RuleID, &h.ValidFrom, &h.ValidUntil); err != nil {
-			return err
-		}
-		r.Passes = append(r.Passes, h)
-	}
-	return rows.Err()
 }

@@ -12,6 +12,8 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,10 +28,22 @@ var migrations embed.FS
 type Store struct {
 	pool *pgxpool.Pool
 	now  func() time.Time
+
+	batching   Batching
+	in         chan *item
+	quit       chan struct{}
+	closeOnce  sync.Once
+	committers sync.WaitGroup
+	stats      struct{ batches, items, fallbacks atomic.Int64 }
 }
 
 // Open connects to PostgreSQL at url and brings the schema up to date.
 func Open(ctx context.Context, url string, now func() time.Time) (*Store, error) {
+	return OpenWith(ctx, url, now, Batching{})
+}
+
+// OpenWith is Open with group commit tuned.
+func OpenWith(ctx context.Context, url string, now func() time.Time, b Batching) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("settlepg: %w", err)
@@ -46,11 +60,18 @@ func Open(ctx context.Context, url string, now func() time.Time) (*Store, error)
 		pool.Close()
 		return nil, err
 	}
+	s.startBatcher(b)
 	return s, nil
 }
 
-// Close closes the pool.
-func (s *Store) Close() { s.pool.Close() }
+// Close stops the committers (a batch in flight finishes) and closes the pool.
+func (s *Store) Close() {
+	s.closeOnce.Do(func() {
+		close(s.quit)
+		s.committers.Wait()
+		s.pool.Close()
+	})
+}
 
 // Pool exposes the pool to tests and reports in this module.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }

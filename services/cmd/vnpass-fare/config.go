@@ -23,7 +23,7 @@ type Config struct {
 	Topics         proto.Topics // VNPASS_MQTT_ROOT, default vnpass/v1
 	Group          string       // VNPASS_SHARE_GROUP, default fare
 	Instance       string       // VNPASS_INSTANCE, default 1: the MQTT client id is fare-<instance>
-	Workers        int          // VNPASS_WORKERS, default 8
+	Workers        int          // VNPASS_WORKERS, default 64
 	CHAddr         string       // VNPASS_CH_ADDR
 	CHUser         string       // VNPASS_CH_USER
 	CHPassword     string       // VNPASS_CH_PASSWORD
@@ -109,7 +109,9 @@ func (c *Config) Validate() error {
 		c.Instance = fmt.Sprintf("%s-%x", host, b)
 	}
 	if c.Workers == 0 {
-		c.Workers = 8
+		// Each worker waits for its tap's batch to commit: the workers
+		// in flight are what the store groups into one transaction.
+		c.Workers = 64
 	}
 	if c.CHDatabase == "" {
 		c.CHDatabase = "vnpass"
