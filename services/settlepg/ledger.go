@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -150,6 +151,163 @@ func (s *Store) OpenRiderAccounts(ctx context.Context, subjects []string) error 
 		ON CONFLICT (id) DO NOTHING`, ids, subjects)
 	if err != nil {
 		return fmt.Errorf("settlepg: open accounts: %w", err)
+	}
+	return nil
+}
+
+// postAll writes balanced transactions and moves the balances they touch,
+// with one statement per table. Every entry of a transaction goes into one
+// INSERT: the database checks the balance per statement. Operator and
+// provider accounts are created on first use; a rider account must exist.
+// A key posted before returns ledger.ErrDuplicate (same entries) or
+// ledger.ErrKeyConflict (others), and nothing is written.
+func postAll(ctx context.Context, tx pgx.Tx, txs []ledger.Transaction, at time.Time, later *balanceMoves) error {
+	if len(txs) == 0 {
+		return nil
+	}
+	keys := make([]string, len(txs))
+	kinds := make([]string, len(txs))
+	memos := make([]string, len(txs))
+	ats := make([]time.Time, len(txs))
+	journeys := make([]*int64, len(txs))
+	byKey := make(map[string]int, len(txs))
+	for i, t := range txs {
+		if err := t.Validate(); err != nil {
+			return err
+		}
+		if j, ok := byKey[t.Key]; ok {
+			if ledger.SameEntries(txs[j].Entries, t.Entries) {
+				return fmt.Errorf("%w: %s", ledger.ErrDuplicate, t.Key)
+			}
+			return fmt.Errorf("%w: %s", ledger.ErrKeyConflict, t.Key)
+		}
+		byKey[t.Key] = i
+		keys[i], kinds[i], memos[i], ats[i], journeys[i] = t.Key, t.Kind, t.Memo, at, id64(t.JourneyID)
+	}
+	rows, err := tx.Query(ctx, `INSERT INTO ledger_transactions (idempotency_key, kind, memo, created_at, journey_id)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[])
+		ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key`, keys, kinds, memos, ats, journeys)
+	if err != nil {
+		return fmt.Errorf("post: %w", err)
+	}
+	ids := make(map[string]int64, len(txs))
+	for rows.Next() {
+		var id int64
+		var key string
+		if err := rows.Scan(&id, &key); err != nil {
+			rows.Close()
+			return err
+		}
+		ids[key] = id
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("post: %w", err)
+	}
+	if len(ids) != len(txs) {
+		for _, t := range txs {
+			if _, ok := ids[t.Key]; !ok {
+				return sameAsPosted(ctx, tx, t)
+			}
+		}
+	}
+	var entTx []int64
+	var entAcct, entAmt []string
+	deltas := make(map[ledger.AccountID]decimal.Decimal)
+	var newAccts, newKinds []string
+	for _, t := range txs {
+		for _, e := range t.Entries {
+			entTx = append(entTx, ids[t.Key])
+			entAcct = append(entAcct, string(e.Account))
+			entAmt = append(entAmt, e.Amount.String())
+			if _, ok := deltas[e.Account]; !ok && e.Account.Kind() != ledger.KindRider {
+				newAccts = append(newAccts, string(e.Account))
+				newKinds = append(newKinds, string(e.Account.Kind()))
+			}
+			deltas[e.Account] = deltas[e.Account].Add(e.Amount)
+		}
+	}
+	if len(newAccts) > 0 {
+		if _, err := tx.Exec(ctx, `INSERT INTO accounts (id, kind) SELECT * FROM unnest($1::text[], $2::text[])
+			ON CONFLICT (id) DO NOTHING`, newAccts, newKinds); err != nil {
+			return fmt.Errorf("post: accounts: %w", err)
+		}
+	}
+	var riderDeltas, others map[ledger.AccountID]decimal.Decimal
+	for a, d := range deltas {
+		if a.Kind() == ledger.KindRider {
+			if riderDeltas == nil {
+				riderDeltas = make(map[ledger.AccountID]decimal.Decimal)
+			}
+			riderDeltas[a] = d
+		} else {
+			if others == nil {
+				others = make(map[ledger.AccountID]decimal.Decimal)
+			}
+			others[a] = d
+		}
+	}
+	if err := moveBalances(ctx, tx, riderDeltas); err != nil {
+		return err
+	}
+	if later != nil {
+		// Operator and provider rows are shared by every rider: moved
+		// last, just before commit, so that concurrent batches wait for
+		// each other as briefly as possible.
+		later.add(others)
+	} else if err := moveBalances(ctx, tx, others); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO ledger_entries (transaction_id, account_id, amount)
+		SELECT t, a, m::numeric FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(t, a, m)`,
+		entTx, entAcct, entAmt); err != nil {
+		return fmt.Errorf("post: entries: %w", err)
+	}
+	return nil
+}
+
+// balanceMoves collects balance changes of shared accounts to apply at the
+// end of a transaction.
+type balanceMoves struct {
+	d map[ledger.AccountID]decimal.Decimal
+}
+
+func (m *balanceMoves) add(d map[ledger.AccountID]decimal.Decimal) {
+	if m.d == nil {
+		m.d = make(map[ledger.AccountID]decimal.Decimal)
+	}
+	for a, v := range d {
+		m.d[a] = m.d[a].Add(v)
+	}
+}
+
+// moveBalances adds each delta to its account's balance, in id order.
+func moveBalances(ctx context.Context, tx pgx.Tx, deltas map[ledger.AccountID]decimal.Decimal) error {
+	if len(deltas) == 0 {
+		return nil
+	}
+	accts := make([]string, 0, len(deltas))
+	for a := range deltas {
+		accts = append(accts, string(a))
+	}
+	sort.Strings(accts)
+	amts := make([]string, len(accts))
+	for i, a := range accts {
+		amts[i] = deltas[ledger.AccountID(a)].String()
+	}
+	tag, err := tx.Exec(ctx, `UPDATE accounts a SET balance = a.balance + u.delta::numeric
+		FROM unnest($1::text[], $2::text[]) AS u(id, delta) WHERE a.id = u.id`, accts, amts)
+	if err != nil {
+		return fmt.Errorf("post: balances: %w", err)
+	}
+	if int(tag.RowsAffected()) != len(accts) {
+		for _, a := range accts {
+			var one int
+			if err := tx.QueryRow(ctx, "SELECT 1 FROM accounts WHERE id = $1", a).Scan(&one); errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("post: %w: %s", ledger.ErrNoAccount, a)
+			}
+		}
+		return fmt.Errorf("post: %d of %d accounts updated", tag.RowsAffected(), len(accts))
 	}
 	return nil
 }
