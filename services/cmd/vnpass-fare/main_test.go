@@ -34,6 +34,7 @@ const clientKey = "test-client-key-0123456789abcdef"
 type platform struct {
 	t      *testing.T
 	main   *Main
+	cfg    Config
 	idp    *vneidsim.Server
 	idpURL string
 	idpNow func() time.Time
@@ -51,7 +52,26 @@ func quietLog() *slog.Logger {
 
 func startPlatform(t *testing.T) *platform {
 	t.Helper()
-	ctx := context.Background()
+	p := preparePlatform(t)
+	p.main = &Main{Config: p.cfg, Log: quietLog()}
+	if err := p.main.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.main.Close() })
+	p.apiURL = "http://" + p.main.APIAddr()
+	var err error
+	p.token, err = p.main.Auth.Issue("e2e-admin", authjwt.RoleAdmin, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// preparePlatform starts the VNeID provider and makes the fare service's
+// config (fresh database, topic root and ClickHouse database) without
+// starting the service.
+func preparePlatform(t *testing.T) *platform {
+	t.Helper()
 	p := &platform{t: t, broker: testenv.Broker(t)}
 	idp, err := vneidsim.New(vneidsim.Config{
 		Issuer: "https://vneid-sim.test", ClientKey: clientKey,
@@ -84,16 +104,7 @@ func startPlatform(t *testing.T) *platform {
 		VNeIDIssuer:    "https://vneid-sim.test", VNeIDJWKSURL: p.idpURL + "/.well-known/jwks.json",
 		APIAddr: "127.0.0.1:0", APISecret: secret, PseudonymKey: strings.Repeat("p", 32),
 	}
-	p.main = &Main{Config: cfg, Log: quietLog()}
-	if err := p.main.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.main.Close() })
-	p.apiURL = "http://" + p.main.APIAddr()
-	p.token, err = p.main.Auth.Issue("e2e-admin", authjwt.RoleAdmin, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p.cfg = cfg
 	if p.fares, err = fare.LoadGTFS(fare.HanoiData()); err != nil {
 		t.Fatal(err)
 	}
