@@ -148,14 +148,12 @@ func (p *Processor) exit(t proto.Tap, r *Rider, stop fare.Stop, category string,
 		if err != nil {
 			return Effect{}, err
 		}
-		if o.Fare.IsPositive() {
-			charge, err := ledger.Transfer("fare:"+t.EventID, "fare", o.EntrySite+" -> "+t.Site,
-				ledger.Rider(r.Subject), ledger.OperatorRevenue(q.OperatorID), o.Fare)
-			if err != nil {
-				return Effect{}, err
-			}
-			charge.JourneyID = o.ID
-			eff.Charges = append(eff.Charges, charge)
+		charge, err := fareCharge("fare:"+t.EventID, o, r.Last, o.EntrySite+" -> "+t.Site)
+		if err != nil {
+			return Effect{}, err
+		}
+		if charge != nil {
+			eff.Charges = append(eff.Charges, *charge)
 		}
 		eff.Close = append(eff.Close, o)
 		fareAmt = o.Fare

@@ -47,6 +47,48 @@ func (p *Processor) price(o *Journey, exit string, at time.Time, prev *Journey, 
 	return q, tq.Adjustment, nil
 }
 
+// fareCharge is the ledger transaction of a priced journey: the rider pays
+// o.Fare to the operator that carried the journey. A transfer journey whose
+// two legs were run by different operators is cleared between them: what
+// the rider paid for both legs together (prev.Fare + o.Fare) is shared in
+// proportion to the legs' standalone fares (FullFare: what each operator
+// would have charged for its leg alone, distance-based on every network we
+// price), the first leg's operator getting the rounded-down share. The first
+// leg's operator was credited prev.Fare when that leg closed, so this
+// transaction moves only the difference, which may be negative (a discount
+// borne by both). Nil when nothing moves.
+func fareCharge(key string, o, prev *Journey, memo string) (*ledger.Transaction, error) {
+	var entries []ledger.Entry
+	if o.Fare.IsPositive() {
+		entries = append(entries, ledger.Entry{Account: ledger.Rider(o.Subject), Amount: o.Fare.Neg()})
+	}
+	toNext := o.Fare
+	if prev != nil && o.TransferFrom == prev.ID && prev.OperatorID != o.OperatorID {
+		fullA, fullB := prev.FullFare, o.FullFare
+		if sum := fullA.Add(fullB); sum.IsPositive() {
+			total := prev.Fare.Add(o.Fare)
+			shareA := total.Mul(fullA).Div(sum).Floor()
+			if adjA := shareA.Sub(prev.Fare); !adjA.IsZero() {
+				entries = append(entries, ledger.Entry{Account: ledger.OperatorRevenue(prev.OperatorID), Amount: adjA})
+				toNext = toNext.Sub(adjA)
+			}
+			memo += " (transfer: " + total.String() + " shared by leg fares " + fullA.String() + "/" + fullB.String() + ")"
+		}
+	}
+	if !toNext.IsZero() {
+		entries = append(entries, ledger.Entry{Account: ledger.OperatorRevenue(o.OperatorID), Amount: toNext})
+	}
+	if len(entries) < 2 {
+		return nil, nil
+	}
+	t, err := ledger.New(key, "fare", memo, entries...)
+	if err != nil {
+		return nil, err
+	}
+	t.JourneyID = o.ID
+	return &t, nil
+}
+
 // usePass makes a pass pay for the journey if one covers its network when
 // it entered (or, for a journey with no entry, when it left). It reports
 // whether one did.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"sync"
 	"testing"
@@ -57,6 +58,12 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureWith(t, fare.HanoiData())
+}
+
+// newFixtureWith is newFixture on other fare data.
+func newFixtureWith(t *testing.T, data fs.FS) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	f := &fixture{t: t, now: time.Date(2026, 11, 24, 7, 30, 0, 0, time.UTC)}
 	clock := func() time.Time { return f.now }
@@ -65,7 +72,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	fares, err := fare.LoadGTFS(fare.HanoiData())
+	fares, err := fare.LoadGTFS(data)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -415,7 +415,7 @@ func loadJourneys(ctx context.Context, tx pgx.Tx, riders map[string]*admission.R
 	// exit again).
 	rows, err := tx.Query(ctx, `SELECT j.subject, j.id, j.network_id, j.operator_id, j.entry_event::text, j.entry_site,
 		j.entry_at, j.exit_event::text, j.exit_site, j.exit_at, j.status, j.fare, j.fare_rule, j.category,
-		coalesce(j.transfer_from, 0)
+		coalesce(j.transfer_from, 0), j.full_fare
 		FROM unnest($1::text[]) s(subject)
 		CROSS JOIN LATERAL (SELECT * FROM journeys WHERE journeys.subject = s.subject ORDER BY id DESC LIMIT 2) j
 		ORDER BY j.subject, j.id DESC`, subjects)
@@ -428,10 +428,10 @@ func loadJourneys(ctx context.Context, tx pgx.Tx, riders map[string]*admission.R
 		var j admission.Journey
 		var entryEvent, exitEvent, entrySite, exitSite, rule *string
 		var entryAt, exitAt *time.Time
-		var fareAmt *decimal.Decimal
+		var fareAmt, full *decimal.Decimal
 		var jstatus string
 		if err := rows.Scan(&j.Subject, &j.ID, &j.NetworkID, &j.OperatorID, &entryEvent, &entrySite, &entryAt,
-			&exitEvent, &exitSite, &exitAt, &jstatus, &fareAmt, &rule, &j.Category, &j.TransferFrom); err != nil {
+			&exitEvent, &exitSite, &exitAt, &jstatus, &fareAmt, &rule, &j.Category, &j.TransferFrom, &full); err != nil {
 			return err
 		}
 		r := riders[j.Subject]
@@ -448,6 +448,9 @@ func loadJourneys(ctx context.Context, tx pgx.Tx, riders map[string]*admission.R
 		}
 		if fareAmt != nil {
 			j.Fare = *fareAmt
+		}
+		if full != nil {
+			j.FullFare = *full
 		}
 		switch {
 		case j.Status == admission.JourneyOpen && r.Open == nil && r.Last == nil:
