@@ -19,6 +19,7 @@ import (
 	"github.com/vnpass/vnpass/services/accounthttp"
 	"github.com/vnpass/vnpass/services/authjwt"
 	"github.com/vnpass/vnpass/services/farehttp"
+	"github.com/vnpass/vnpass/services/settlehttp"
 	"github.com/vnpass/vnpass/services/ridershipch"
 	"github.com/vnpass/vnpass/services/settlepg"
 	"github.com/vnpass/vnpass/services/tapmqtt"
@@ -131,7 +132,10 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Accounts: m.Store, Auth: m.Auth, Log: m.Log, Metrics: m.metrics,
 		Ready:  func(ctx context.Context) error { return m.Store.Pool().Ping(ctx) },
 		Passes: fares, PassStore: m.Store, Now: cfg.Now,
-		Routes: []func(fiber.Router){farehttp.Routes(farehttp.Config{Fares: fares, Journeys: m.Store, Refunds: m.Store, Now: cfg.Now})},
+		Routes: []func(fiber.Router){
+			farehttp.Routes(farehttp.Config{Fares: fares, Journeys: m.Store, Refunds: m.Store, Now: cfg.Now}),
+			settlehttp.Routes(settlehttp.Config{Store: m.Store, Fares: fares, Now: cfg.Now}),
+		},
 	})
 	if m.ln, err = net.Listen("tcp", cfg.APIAddr); err != nil {
 		return fmt.Errorf("api: %w", err)

@@ -1,0 +1,290 @@
+// Package settlehttp is the HTTP API of settlement, mounted under /v1 of the
+// accounts API (behind its JWT check): operators' fare corrections, a
+// rider's account history, the daily clearing report per operator and the
+// daily reconciliation. Errors are RFC 7807 problems.
+package settlehttp
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/shopspring/decimal"
+	"github.com/vnpass/vnpass/admission"
+	"github.com/vnpass/vnpass/explain"
+	"github.com/vnpass/vnpass/fare"
+	"github.com/vnpass/vnpass/ledger"
+	"github.com/vnpass/vnpass/money"
+	"github.com/vnpass/vnpass/services/authjwt"
+	"github.com/vnpass/vnpass/services/settlepg"
+)
+
+// Store is what the routes need of the settlement store (*settlepg.Store).
+type Store interface {
+	Journey(ctx context.Context, id int64) (admission.Journey, error)
+	CorrectJourney(ctx context.Context, c settlepg.Correction) (int64, error)
+	History(ctx context.Context, subject string, limit int) ([]settlepg.Posting, error)
+	Clearing(ctx context.Context, day time.Time) ([]settlepg.OperatorClearing, error)
+	Reconcile(ctx context.Context, day time.Time, reports map[string][]settlepg.ProviderSettlement) (settlepg.Reconciliation, error)
+}
+
+// Config of the routes.
+type Config struct {
+	Store Store
+	Fares explain.Fares // prices a correction given as the exit station
+	// Reports fetches the payment providers' settlement reports of a day
+	// for reconciliation; nil reconciles without them.
+	Reports func(ctx context.Context, day time.Time) (map[string][]settlepg.ProviderSettlement, error)
+	Now     func() time.Time
+}
+
+// Routes returns the routes to mount under /v1:
+//
+//	POST /v1/journeys/:id/corrections {"exit_stop" | "fare_vnd", "reason", "idempotency_key"} (admins, operators)
+//	GET  /v1/accounts/:subject/history[?limit=50] (the rider, admins, operators)
+//	GET  /v1/clearing?day=YYYY-MM-DD (admins, operators)
+//	GET  /v1/reconciliation?day=YYYY-MM-DD (admins)
+func Routes(cfg Config) func(v1 fiber.Router) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	h := &handlers{cfg: cfg}
+	return func(v1 fiber.Router) {
+		v1.Post("/journeys/:id/corrections", h.correct)
+		v1.Get("/accounts/:subject/history", h.history)
+		v1.Get("/clearing", h.clearing)
+		v1.Get("/reconciliation", h.reconciliation)
+	}
+}
+
+type handlers struct{ cfg Config }
+
+func staff(cl authjwt.Claims) bool {
+	return cl.Role == authjwt.RoleAdmin || cl.Role == authjwt.RoleOperator
+}
+
+func (h *handlers) correct(c *fiber.Ctx) error {
+	cl := authjwt.Caller(c)
+	if !staff(cl) {
+		return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "Only an operator may correct a fare.")
+	}
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-id", "id must be a journey id, a positive whole number.")
+	}
+	var req struct {
+		ExitStop       string `json:"exit_stop"`
+		FareVND        *int64 `json:"fare_vnd"`
+		Reason         string `json:"reason"`
+		IdempotencyKey string `json:"idempotency_key"`
+	}
+	if err := c.BodyParser(&req); err != nil {
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-request",
+			`The body must be JSON: {"exit_stop": "hn2a-la-thanh" or "fare_vnd": 9000, "reason": "...", "idempotency_key": "..."}.`)
+	}
+	req.Reason = strings.TrimSpace(req.Reason)
+	switch {
+	case (req.ExitStop == "") == (req.FareVND == nil):
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-correction", "Give either exit_stop (the fare is computed) or fare_vnd, not both.")
+	case req.FareVND != nil && (*req.FareVND < 0 || *req.FareVND > 1_000_000):
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-fare", "fare_vnd must be a whole number of dong from 0 to 1.000.000.")
+	case len([]rune(req.Reason)) < 3 || len(req.Reason) > 300:
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-reason", "reason must say why, in 3 to 300 characters.")
+	case req.IdempotencyKey == "" || len(req.IdempotencyKey) > 100:
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-idempotency-key", "idempotency_key must be 1-100 characters.")
+	}
+	ctx := c.UserContext()
+	j, err := h.cfg.Store.Journey(ctx, id)
+	if errors.Is(err, explain.ErrNoJourney) {
+		return authjwt.Problem(c, fiber.StatusNotFound, "no-journey", "No journey with this id.")
+	}
+	if err != nil {
+		return err
+	}
+	corr := settlepg.Correction{JourneyID: id, Reason: req.Reason, By: string(cl.Role) + ":" + cl.Subject, Key: req.IdempotencyKey}
+	if req.FareVND != nil {
+		corr.NewFare = money.Dong(*req.FareVND)
+	} else {
+		if _, ok := h.cfg.Fares.Stop(req.ExitStop); !ok {
+			return authjwt.Problem(c, fiber.StatusBadRequest, "bad-exit-stop", "exit_stop: no station has stop_id "+strconv.Quote(req.ExitStop)+".")
+		}
+		if j.EntrySite == "" {
+			return authjwt.Problem(c, fiber.StatusConflict, "no-entry", "The journey has no entry station: give fare_vnd instead.")
+		}
+		q, err := h.cfg.Fares.PriceFor(fare.Query{From: j.EntrySite, To: req.ExitStop, Category: j.Category, At: j.EntryAt})
+		if err != nil {
+			return authjwt.Problem(c, fiber.StatusBadRequest, "bad-exit-stop", "No fare covers "+j.EntrySite+" to "+req.ExitStop+".")
+		}
+		corr.NewFare, corr.ExitSite, corr.FareRule = q.Amount, req.ExitStop, q.RuleID
+	}
+	txID, err := h.cfg.Store.CorrectJourney(ctx, corr)
+	status := fiber.StatusCreated
+	switch {
+	case errors.Is(err, ledger.ErrDuplicate):
+		status = fiber.StatusOK
+	case errors.Is(err, ledger.ErrInvalid):
+		return authjwt.Problem(c, fiber.StatusConflict, "not-correctable", "This journey cannot be corrected: it is still open.")
+	case err != nil:
+		return err
+	}
+	return c.Status(status).JSON(fiber.Map{
+		"journey_id": id, "transaction_id": txID, "fare_vnd": corr.NewFare.IntPart(), "fare_text": money.Format(corr.NewFare),
+		"exit_stop": corr.ExitSite, "reason": corr.Reason, "corrected_by": corr.By,
+	})
+}
+
+var subjectOK = func(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// PostingView is one line of a rider's history.
+type PostingView struct {
+	TransactionID int64     `json:"transaction_id"`
+	At            time.Time `json:"at"`
+	Kind          string    `json:"kind"`
+	Memo          string    `json:"memo,omitempty"`
+	AmountVND     int64     `json:"amount_vnd"`
+	AmountText    string    `json:"amount_text"`
+	JourneyID     int64     `json:"journey_id,omitempty"`
+}
+
+func (h *handlers) history(c *fiber.Ctx) error {
+	subject := c.Params("subject")
+	if !subjectOK(subject) {
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-subject", "subject must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'.")
+	}
+	cl := authjwt.Caller(c)
+	if !staff(cl) && !(cl.Role == authjwt.RoleRider && cl.Subject == subject) {
+		return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "You may not read this account.")
+	}
+	limit := 50
+	if s := c.Query("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 500 {
+			return authjwt.Problem(c, fiber.StatusBadRequest, "bad-limit", "limit must be a whole number from 1 to 500.")
+		}
+		limit = n
+	}
+	ps, err := h.cfg.Store.History(c.UserContext(), subject, limit)
+	if err != nil {
+		return err
+	}
+	out := make([]PostingView, len(ps))
+	for i, p := range ps {
+		out[i] = PostingView{p.TransactionID, p.At, p.Kind, p.Memo, p.Amount.IntPart(), money.Format(p.Amount), p.JourneyID}
+	}
+	return c.JSON(fiber.Map{"subject": subject, "postings": out})
+}
+
+func (h *handlers) day(c *fiber.Ctx) (time.Time, error) {
+	s := c.Query("day")
+	if s == "" {
+		return h.cfg.Now().In(fare.Zone), nil
+	}
+	d, err := time.ParseInLocation(time.DateOnly, s, fare.Zone)
+	if err != nil {
+		return time.Time{}, authjwt.Problem(c, fiber.StatusBadRequest, "bad-day", "day must be a date, YYYY-MM-DD (local time).")
+	}
+	return d, nil
+}
+
+// ClearingView is one operator's line of the clearing report.
+type ClearingView struct {
+	Operator       string `json:"operator"`
+	Day            string `json:"day"`
+	Journeys       int64  `json:"journeys"`
+	FaresVND       int64  `json:"fares_vnd"`
+	CorrectionsVND int64  `json:"corrections_vnd"`
+	RefundsVND     int64  `json:"refunds_vnd"`
+	PassesVND      int64  `json:"passes_vnd"`
+	OtherVND       int64  `json:"other_vnd"`
+	TotalVND       int64  `json:"total_vnd"`
+	TotalText      string `json:"total_text"`
+	LedgerVND      int64  `json:"ledger_vnd"`
+	EqualsLedger   bool   `json:"equals_ledger"`
+}
+
+func (h *handlers) clearing(c *fiber.Ctx) error {
+	if !staff(authjwt.Caller(c)) {
+		return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "Only operators may read the clearing report.")
+	}
+	day, err := h.day(c)
+	if err != nil {
+		return err
+	}
+	rows, err := h.cfg.Store.Clearing(c.UserContext(), day)
+	if err != nil {
+		return err
+	}
+	out := make([]ClearingView, len(rows))
+	total := decimal.Zero
+	for i, r := range rows {
+		out[i] = ClearingView{r.Operator, r.Day, r.Journeys, r.Fares.IntPart(), r.Corrections.IntPart(), r.Refunds.IntPart(),
+			r.Passes.IntPart(), r.Other.IntPart(), r.Total.IntPart(), money.Format(r.Total), r.Ledger.IntPart(), r.Balanced()}
+		total = total.Add(r.Total)
+	}
+	return c.JSON(fiber.Map{"day": day.Format(time.DateOnly), "operators": out, "total_vnd": total.IntPart(), "total_text": money.Format(total)})
+}
+
+func (h *handlers) reconciliation(c *fiber.Ctx) error {
+	if authjwt.Caller(c).Role != authjwt.RoleAdmin {
+		return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "Only admins may run reconciliation.")
+	}
+	day, err := h.day(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	var reports map[string][]settlepg.ProviderSettlement
+	if h.cfg.Reports != nil {
+		if reports, err = h.cfg.Reports(ctx, day); err != nil {
+			return authjwt.Problem(c, fiber.StatusBadGateway, "provider-report", "A payment provider's settlement report could not be fetched; try again.")
+		}
+	}
+	r, err := h.cfg.Store.Reconcile(ctx, day, reports)
+	if err != nil {
+		return err
+	}
+	return c.JSON(View(r))
+}
+
+// ReconciliationView is the JSON of a reconciliation.
+type ReconciliationView struct {
+	Day            string              `json:"day"`
+	OK             bool                `json:"ok"`
+	TapsRecorded   int64               `json:"taps_recorded"`
+	EntriesOpened  int64               `json:"entries_opened"`
+	ExitsOpened    int64               `json:"exits_opened"`
+	JourneysClosed int64               `json:"journeys_closed"`
+	JourneysPriced int64               `json:"journeys_priced"`
+	JourneysPaid   int64               `json:"journeys_paid"`
+	FarePostings   int64               `json:"fare_postings"`
+	FaresVND       int64               `json:"fares_vnd"`
+	Providers      map[string]int      `json:"provider_debits_matched"`
+	Unreported     map[string]int      `json:"provider_movements_unchecked"`
+	LedgerBalanced bool                `json:"ledger_balanced"`
+	Differences    []map[string]string `json:"differences"`
+}
+
+// View is the JSON form of a reconciliation.
+func View(r settlepg.Reconciliation) ReconciliationView {
+	v := ReconciliationView{Day: r.Day, OK: r.OK(), TapsRecorded: r.TapsRecorded, EntriesOpened: r.EntriesOpened,
+		ExitsOpened: r.ExitsOpened, JourneysClosed: r.JourneysClosed, JourneysPriced: r.JourneysPriced,
+		JourneysPaid: r.JourneysPaid, FarePostings: r.FarePostings, FaresVND: r.Fares.IntPart(),
+		Providers: r.Providers, Unreported: r.Unreported, LedgerBalanced: r.Books.Balanced(), Differences: []map[string]string{}}
+	for _, d := range r.Differences {
+		v.Differences = append(v.Differences, map[string]string{"check": d.Check, "ref": d.Ref, "detail": d.Detail})
+	}
+	return v
+}
