@@ -41,7 +41,8 @@ func (p *Processor) entry(t proto.Tap, r *Rider, stop fare.Stop, category string
 	if owed := balance.Neg(); r.Funding == FundingPostpaid && !r.DebtSince.IsZero() && owed.GreaterThan(p.cfg.DebtLimit) {
 		// A declined collection left a debt over the limit: no entry
 		// until it is paid (exits always open).
-		eff.Decision = p.decision(t, proto.ReasonInDebt, nil, &balance, proto.Display{
+		// (The amount is in the text: the balance is not appended.)
+		eff.Decision = p.decision(t, proto.ReasonInDebt, nil, nil, proto.Display{
 			VI: "Tài khoản còn nợ " + money.Format(owed) + ", vui lòng thanh toán trên ứng dụng",
 			EN: "Unpaid " + money.Format(owed) + ", please pay in the app",
 		})

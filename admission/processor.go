@@ -144,13 +144,15 @@ func (p *Processor) Handle(ctx context.Context, topic string, payload []byte) (R
 		p.stats.Malformed.Add(1)
 		return Reply{}, fmt.Errorf("%w: tap for %s/%s arrived on topic %q", proto.ErrMalformed, t.Site, t.Device, topic)
 	}
-	rec := Record{Tap: t, ReceivedAt: p.cfg.Now()}
+	rec := Record{Tap: t, ReceivedAt: p.cfg.Now(), Offline: t.Offline}
 	stop, known := p.cfg.Fares.Stop(t.Site)
 	var refuse proto.Reason
 	switch {
 	case t.Kind != proto.KindMetroEntry && t.Kind != proto.KindMetroExit:
 		refuse = proto.ReasonWrongKind
-	case p.tooOld(t, rec.ReceivedAt):
+	case t.Offline == nil && p.tooOld(t, rec.ReceivedAt):
+		// A tap the gate decided by itself is never too old: the gate
+		// acted on its own decision and waits for no answer (offline.go).
 		refuse = proto.ReasonTapTooOld
 	case t.CapturedAt.Sub(rec.ReceivedAt) > p.cfg.MaxClockSkew:
 		refuse = proto.ReasonDeviceClock
@@ -159,7 +161,7 @@ func (p *Processor) Handle(ctx context.Context, topic string, payload []byte) (R
 	}
 	var category string
 	if refuse == "" {
-		a, err := p.cfg.Verifier.Verify(ctx, t.Assertion, t.Device)
+		a, err := p.verify(ctx, t)
 		if err != nil {
 			refuse = assertionReason(err)
 		} else {
@@ -173,14 +175,18 @@ func (p *Processor) Handle(ctx context.Context, topic string, payload []byte) (R
 	decide := func(r *Rider) (Effect, error) {
 		// Checked again here, after the store's locks: waiting for them
 		// is where a tap grows old.
-		if refuse == "" && p.tooOld(t, p.cfg.Now()) {
+		if refuse == "" && t.Offline == nil && p.tooOld(t, p.cfg.Now()) {
 			refuse = proto.ReasonTapTooOld
 		}
 		if refuse != "" {
 			reason = refuse
 			return p.refusal(refuse, t, nil), nil
 		}
-		eff, err := p.decide(t, r, stop, category)
+		decide := p.decide
+		if t.Offline != nil {
+			decide = p.decideOffline
+		}
+		eff, err := decide(t, r, stop, category)
 		reason = eff.Decision.Reason
 		return eff, err
 	}
@@ -251,7 +257,7 @@ var reasonOrder = [...]proto.Reason{
 	proto.ReasonAssertionReplayed, proto.ReasonUnknownSite, proto.ReasonWrongKind,
 	proto.ReasonPassBack, proto.ReasonNoEntry, proto.ReasonInsufficientFunds,
 	proto.ReasonAccountSuspended, proto.ReasonNoAccount, proto.ReasonTapTooOld, proto.ReasonDeviceClock, proto.ReasonTooSoon,
-	proto.ReasonInDebt, proto.ReasonInternal,
+	proto.ReasonInDebt, proto.ReasonOfflineLimit, proto.ReasonOfflineUnavailable, proto.ReasonInternal,
 }
 
 func (s *Stats) count(k proto.Kind, reason proto.Reason) {

@@ -18,7 +18,9 @@ import (
 	"github.com/vnpass/vnpass/fare"
 	"github.com/vnpass/vnpass/ledger"
 	"github.com/vnpass/vnpass/money"
+	"github.com/vnpass/vnpass/payment"
 	"github.com/vnpass/vnpass/services/authjwt"
+	"github.com/vnpass/vnpass/services/collect"
 	"github.com/vnpass/vnpass/services/settlepg"
 )
 
@@ -39,6 +41,28 @@ type Config struct {
 	// for reconciliation; nil reconciles without them.
 	Reports func(ctx context.Context, day time.Time) (map[string][]settlepg.ProviderSettlement, error)
 	Now     func() time.Time
+	// Funding, when set, lets riders link a bank account or e-wallet and
+	// travel post-paid, and pay their debts.
+	Funding *Funding
+}
+
+// Funding is post-paid travel: where riders link funding sources and how
+// they are charged.
+type Funding struct {
+	Store     FundingStore
+	Provider  payment.Provider // the provider riders link with
+	Collector *collect.Collector
+	// ConsentVersion is the version of the post-paid terms riders must
+	// accept to link, e.g. "postpaid-2026-11".
+	ConsentVersion string
+}
+
+// FundingStore is what the funding routes need (*settlepg.Store).
+type FundingStore interface {
+	LinkFunding(ctx context.Context, l settlepg.FundingLink, postpaid bool) (settlepg.FundingLink, error)
+	LiveLink(ctx context.Context, subject string) (settlepg.FundingLink, error)
+	UnlinkFunding(ctx context.Context, subject, reason string) (settlepg.FundingLink, error)
+	AccountFunding(ctx context.Context, subject string) (settlepg.Funding, error)
 }
 
 // Routes returns the routes to mount under /v1:
@@ -47,6 +71,14 @@ type Config struct {
 //	GET  /v1/accounts/:subject/history[?limit=50] (the rider, admins, operators)
 //	GET  /v1/clearing?day=YYYY-MM-DD (admins, operators)
 //	GET  /v1/reconciliation?day=YYYY-MM-DD (admins)
+//
+// and with Funding:
+//
+//	GET    /v1/accounts/:subject/funding (the rider, staff): how the account pays, what it owes
+//	POST   /v1/accounts/:subject/funding {"method", "account", "consent_version", "postpaid", "idempotency_key"} (the rider)
+//	DELETE /v1/accounts/:subject/funding (the rider): consent withdrawn, back to prepaid
+//	POST   /v1/accounts/:subject/debt/payments {"idempotency_key"} (the rider): pay what is owed now
+//	POST   /v1/collections/runs {"day"} (admins): run a day's collections now
 func Routes(cfg Config) func(v1 fiber.Router) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -57,6 +89,13 @@ func Routes(cfg Config) func(v1 fiber.Router) {
 		v1.Get("/accounts/:subject/history", h.history)
 		v1.Get("/clearing", h.clearing)
 		v1.Get("/reconciliation", h.reconciliation)
+		if cfg.Funding != nil {
+			v1.Get("/accounts/:subject/funding", h.funding)
+			v1.Post("/accounts/:subject/funding", h.link)
+			v1.Delete("/accounts/:subject/funding", h.unlink)
+			v1.Post("/accounts/:subject/debt/payments", h.payDebt)
+			v1.Post("/collections/runs", h.runCollections)
+		}
 	}
 }
 
@@ -287,4 +326,213 @@ func View(r settlepg.Reconciliation) ReconciliationView {
 		v.Differences = append(v.Differences, map[string]string{"check": d.Check, "ref": d.Ref, "detail": d.Detail})
 	}
 	return v
+}
+
+// self reports whether the caller is the rider owning subject.
+func self(cl authjwt.Claims, subject string) bool {
+	return cl.Role == authjwt.RoleRider && cl.Subject != "" && cl.Subject == subject
+}
+
+// FundingView is how an account pays and what it owes.
+type FundingView struct {
+	Subject     string     `json:"subject"`
+	Funding     string     `json:"funding"`
+	Method      string     `json:"method,omitempty"`
+	Masked      string     `json:"account,omitempty"`
+	Provider    string     `json:"provider,omitempty"`
+	ConsentedAt *time.Time `json:"consented_at,omitempty"`
+	ConsentVer  string     `json:"consent_version,omitempty"`
+	OwedVND     int64      `json:"owed_vnd"`
+	OwedText    string     `json:"owed_text"`
+	PendingVND  int64      `json:"pending_vnd"`
+	InDebt      bool       `json:"in_debt"`
+	DebtSince   *time.Time `json:"debt_since,omitempty"`
+}
+
+func (h *handlers) subject(c *fiber.Ctx, riderOnly bool) (string, error) {
+	subject := c.Params("subject")
+	if !subjectOK(subject) {
+		return "", authjwt.Problem(c, fiber.StatusBadRequest, "bad-subject", "subject must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'.")
+	}
+	cl := authjwt.Caller(c)
+	if !self(cl, subject) && (riderOnly || !staff(cl)) {
+		return "", authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "Only the rider may do this on their account.")
+	}
+	return subject, nil
+}
+
+func (h *handlers) fundingView(ctx context.Context, subject string) (FundingView, error) {
+	f := h.cfg.Funding
+	st, err := f.Store.AccountFunding(ctx, subject)
+	if err != nil {
+		return FundingView{}, err
+	}
+	v := FundingView{Subject: subject, Funding: st.Funding, OwedVND: st.Owed.IntPart(), OwedText: money.Format(st.Owed),
+		PendingVND: st.Pending.IntPart(), InDebt: !st.DebtSince.IsZero()}
+	if v.InDebt {
+		v.DebtSince = &st.DebtSince
+	}
+	l, err := f.Store.LiveLink(ctx, subject)
+	if err == nil {
+		v.Method, v.Masked, v.Provider, v.ConsentedAt, v.ConsentVer = l.Method, l.Masked, l.Provider, &l.ConsentedAt, l.ConsentVersion
+	} else if !errors.Is(err, settlepg.ErrNotLinked) {
+		return FundingView{}, err
+	}
+	return v, nil
+}
+
+func (h *handlers) funding(c *fiber.Ctx) error {
+	subject, err := h.subject(c, false)
+	if err != nil {
+		return err
+	}
+	v, err := h.fundingView(c.UserContext(), subject)
+	if errors.Is(err, ledger.ErrNoAccount) {
+		return authjwt.Problem(c, fiber.StatusNotFound, "no-account", "No vnpass account is linked to this subject.")
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(v)
+}
+
+func (h *handlers) link(c *fiber.Ctx) error {
+	subject, err := h.subject(c, true)
+	if err != nil {
+		return err
+	}
+	f := h.cfg.Funding
+	var req struct {
+		Method         string `json:"method"`
+		Account        string `json:"account"`
+		ConsentVersion string `json:"consent_version"`
+		Postpaid       bool   `json:"postpaid"`
+		IdempotencyKey string `json:"idempotency_key"`
+	}
+	if err := c.BodyParser(&req); err != nil {
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-request",
+			`The body must be JSON: {"method": "bank", "account": "...", "consent_version": "`+f.ConsentVersion+`", "postpaid": true, "idempotency_key": "..."}.`)
+	}
+	switch {
+	case !payment.Method(req.Method).Valid():
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-method", `method must be "bank" or "ewallet".`)
+	case req.ConsentVersion != f.ConsentVersion:
+		return authjwt.Problem(c, fiber.StatusBadRequest, "consent-required",
+			"Linking needs the rider's consent to the current post-paid terms: consent_version must be "+strconv.Quote(f.ConsentVersion)+".")
+	case req.IdempotencyKey == "" || len(req.IdempotencyKey) > 100:
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-idempotency-key", "idempotency_key must be 1-100 characters.")
+	}
+	ctx := c.UserContext()
+	key := "link:" + subject + ":" + req.IdempotencyKey
+	l, err := f.Provider.Link(ctx, payment.LinkRequest{Key: key, Subject: subject, Method: payment.Method(req.Method),
+		Account: req.Account, ConsentVersion: req.ConsentVersion})
+	switch {
+	case errors.Is(err, payment.ErrInvalid):
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-account", "The provider refused the account: check the number.")
+	case errors.Is(err, payment.ErrKeyConflict):
+		return authjwt.Problem(c, fiber.StatusConflict, "idempotency-key-reused", "This idempotency_key was used for another link.")
+	case err != nil:
+		return authjwt.Problem(c, fiber.StatusBadGateway, "provider-unavailable", "The payment provider did not answer; try again with the same idempotency_key.")
+	}
+	_, err = f.Store.LinkFunding(ctx, settlepg.FundingLink{Subject: subject, Provider: l.Provider, Method: string(l.Method),
+		Token: l.Token, Masked: l.Masked, ConsentVersion: req.ConsentVersion, Key: key}, req.Postpaid)
+	status := fiber.StatusCreated
+	switch {
+	case errors.Is(err, ledger.ErrDuplicate):
+		status = fiber.StatusOK
+	case errors.Is(err, settlepg.ErrAlreadyLinked):
+		return authjwt.Problem(c, fiber.StatusConflict, "already-linked", "A funding source is already linked: unlink it first.")
+	case errors.Is(err, ledger.ErrNoAccount):
+		return authjwt.Problem(c, fiber.StatusNotFound, "no-account", "No vnpass account is linked to this subject.")
+	case err != nil:
+		return err
+	}
+	v, err := h.fundingView(ctx, subject)
+	if err != nil {
+		return err
+	}
+	return c.Status(status).JSON(v)
+}
+
+func (h *handlers) unlink(c *fiber.Ctx) error {
+	subject, err := h.subject(c, true)
+	if err != nil {
+		return err
+	}
+	f := h.cfg.Funding
+	ctx := c.UserContext()
+	l, err := f.Store.UnlinkFunding(ctx, subject, "consent withdrawn by the rider")
+	switch {
+	case errors.Is(err, settlepg.ErrNotLinked):
+		return authjwt.Problem(c, fiber.StatusNotFound, "not-linked", "No funding source is linked.")
+	case errors.Is(err, settlepg.ErrOwes):
+		return authjwt.Problem(c, fiber.StatusConflict, "owes", "Pay what is owed before unlinking.")
+	case err != nil:
+		return err
+	}
+	// Our side is done (no more debits will be asked); the provider is
+	// told too, and a failure there is only logged by the caller's retry.
+	if err := f.Provider.Unlink(ctx, l.Token); err != nil {
+		return authjwt.Problem(c, fiber.StatusBadGateway, "provider-unavailable", "Unlinked here; the provider could not be told yet, try again.")
+	}
+	v, err := h.fundingView(ctx, subject)
+	if err != nil {
+		return err
+	}
+	return c.JSON(v)
+}
+
+func (h *handlers) payDebt(c *fiber.Ctx) error {
+	subject, err := h.subject(c, true)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		IdempotencyKey string `json:"idempotency_key"`
+	}
+	if err := c.BodyParser(&req); err != nil || req.IdempotencyKey == "" || len(req.IdempotencyKey) > 100 {
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-idempotency-key", `The body must be JSON: {"idempotency_key": "..."} (1-100 characters).`)
+	}
+	ctx := c.UserContext()
+	col, sum, err := h.cfg.Funding.Collector.Recover(ctx, subject, req.IdempotencyKey)
+	switch {
+	case errors.Is(err, settlepg.ErrNothingOwed):
+		return authjwt.Problem(c, fiber.StatusConflict, "nothing-owed", "Nothing is owed.")
+	case errors.Is(err, settlepg.ErrNotLinked):
+		return authjwt.Problem(c, fiber.StatusConflict, "not-linked", "Link a bank account or e-wallet to pay.")
+	case err != nil:
+		return err
+	}
+	status := fiber.StatusOK
+	if sum.Unknown > 0 || sum.Failed > 0 {
+		status = fiber.StatusAccepted // pending: asked again shortly under the same key
+	}
+	v, err := h.fundingView(ctx, subject)
+	if err != nil {
+		return err
+	}
+	return c.Status(status).JSON(fiber.Map{"payment": fiber.Map{"key": col.Key, "amount_vnd": col.Amount.IntPart(),
+		"amount_text": money.Format(col.Amount), "status": col.Status}, "account": v})
+}
+
+func (h *handlers) runCollections(c *fiber.Ctx) error {
+	if authjwt.Caller(c).Role != authjwt.RoleAdmin {
+		return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "Only admins may run collections.")
+	}
+	var req struct {
+		Day string `json:"day"`
+	}
+	if err := c.BodyParser(&req); err != nil {
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-request", `The body must be JSON: {"day": "YYYY-MM-DD"}.`)
+	}
+	day, err := time.ParseInLocation(time.DateOnly, req.Day, fare.Zone)
+	if err != nil {
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-day", "day must be a date, YYYY-MM-DD (local time).")
+	}
+	sum, err := h.cfg.Funding.Collector.Run(c.UserContext(), day)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"day": req.Day, "planned": sum.Planned, "approved": sum.Approved, "declined": sum.Declined,
+		"unknown": sum.Unknown, "failed": sum.Failed})
 }

@@ -1,0 +1,325 @@
+package admission_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/vnpass/vnpass/admission"
+	"github.com/vnpass/vnpass/fare"
+	"github.com/vnpass/vnpass/identity"
+	"github.com/vnpass/vnpass/ledger"
+	"github.com/vnpass/vnpass/proto"
+)
+
+// verifier reads tokens "<subject>.<jti>.<device>" ("forged.x.x" fails) and
+// records the instant it was asked to judge them at.
+type verifier struct {
+	now func() time.Time
+	mu  sync.Mutex
+	at  []time.Time // VerifyAt's instants
+}
+
+func (v *verifier) Verify(ctx context.Context, token, device string) (identity.Assertion, error) {
+	return v.VerifyAt(ctx, token, device, v.now())
+}
+
+func (v *verifier) VerifyAt(_ context.Context, token, device string, at time.Time) (identity.Assertion, error) {
+	v.mu.Lock()
+	v.at = append(v.at, at)
+	v.mu.Unlock()
+	p := strings.Split(token, ".")
+	switch {
+	case p[0] == "forged":
+		return identity.Assertion{}, identity.ErrAssertionInvalid
+	case p[2] != device:
+		return identity.Assertion{}, identity.ErrAssertionWrongDevice
+	}
+	return identity.Assertion{Subject: p[0], JTI: p[1], Audience: device, ExpiresAt: at.Add(time.Minute), Level: 2, Age: 30}, nil
+}
+
+// memStore is admission.Store in memory: enough to watch what settling a tap
+// does to a rider's journeys and balance.
+type memStore struct {
+	mu      sync.Mutex
+	taps    map[string][]byte
+	recs    map[string]admission.Record
+	jtis    map[string]string
+	riders  map[string]*admission.Rider
+	charges []ledger.Transaction
+	nextJ   int64
+}
+
+func newMemStore() *memStore {
+	return &memStore{taps: map[string][]byte{}, recs: map[string]admission.Record{}, jtis: map[string]string{}, riders: map[string]*admission.Rider{}}
+}
+
+func (s *memStore) fund(subject string, dong int64) {
+	s.riders[subject] = &admission.Rider{Subject: subject, Exists: true, Status: admission.AccountActive, Balance: decimal.NewFromInt(dong)}
+}
+
+func (s *memStore) Admit(_ context.Context, rec admission.Record, decide func(*admission.Rider) (admission.Effect, error)) ([]byte, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.taps[rec.Tap.EventID]; ok {
+		return p, true, nil
+	}
+	r := s.riders[rec.Subject]
+	if r == nil {
+		r = &admission.Rider{Subject: rec.Subject}
+	}
+	view := *r
+	if owner, used := s.jtis[rec.JTI]; rec.JTI != "" && used && owner != rec.Tap.EventID {
+		view.Replayed = true
+	} else if rec.JTI != "" {
+		s.jtis[rec.JTI] = rec.Tap.EventID
+	}
+	eff, err := decide(&view)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, j := range eff.Close {
+		cp := *j
+		r.Last = &cp
+		if r.Open != nil && r.Open.ID == j.ID {
+			r.Open = nil
+		}
+	}
+	if j := eff.Open; j != nil {
+		s.nextJ++
+		j.ID = s.nextJ
+		cp := *j
+		if j.Status == admission.JourneyOpen || j.Status == "" {
+			r.Open = &cp
+		} else {
+			r.Last = &cp
+		}
+	}
+	for _, c := range eff.Charges {
+		s.charges = append(s.charges, c)
+		for _, e := range c.Entries {
+			if e.Account == ledger.Rider(r.Subject) {
+				r.Balance = r.Balance.Add(e.Amount)
+			}
+		}
+	}
+	p, err := eff.Decision.Encode()
+	if err != nil {
+		return nil, false, err
+	}
+	s.taps[rec.Tap.EventID], s.recs[rec.Tap.EventID] = p, rec
+	return p, false, nil
+}
+
+func (s *memStore) StaleJourneys(context.Context, time.Time, int) ([]string, error) { return nil, nil }
+func (s *memStore) Settle(context.Context, string, func(*admission.Rider) (admission.Effect, error)) error {
+	return nil
+}
+
+type rig struct {
+	t     *testing.T
+	now   time.Time
+	v     *verifier
+	store *memStore
+	proc  *admission.Processor
+	fares *fare.Table
+	n     int
+}
+
+func newRig(t *testing.T) *rig {
+	r := &rig{t: t, now: time.Date(2026, 11, 24, 7, 30, 0, 0, time.UTC), store: newMemStore()}
+	clock := func() time.Time { return r.now }
+	r.v = &verifier{now: clock}
+	var err error
+	if r.fares, err = fare.LoadGTFS(fare.HanoiData()); err != nil {
+		t.Fatal(err)
+	}
+	if r.proc, err = admission.New(admission.Config{Verifier: r.v, Fares: r.fares, Store: r.store, Now: clock}); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// tap makes a tap of subject at site captured ago before now, decided
+// offline by the gate when off is set.
+func (r *rig) tap(kind proto.Kind, site, subject string, ago time.Duration, off *proto.OfflineDecision) (proto.Tap, []byte) {
+	r.t.Helper()
+	r.n++
+	device := site + "-g01"
+	t := proto.Tap{EventID: proto.NewEventID(r.now), Device: device, Site: site, Kind: kind,
+		Assertion: subject + ".jti" + decimal.NewFromInt(int64(r.n)).String() + "." + device, CapturedAt: proto.At(r.now.Add(-ago)), Offline: off}
+	b, err := t.Encode()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return t, b
+}
+
+func (r *rig) handle(t proto.Tap, b []byte) (proto.Decision, admission.Reply) {
+	r.t.Helper()
+	rep, err := r.proc.Handle(context.Background(), proto.Topics{}.Taps(t.Site, t.Device), b)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	d, err := proto.DecodeDecision(rep.Payload)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return d, rep
+}
+
+func (r *rig) do(kind proto.Kind, site, subject string, ago time.Duration, off *proto.OfflineDecision) proto.Decision {
+	r.t.Helper()
+	d, _ := r.handle(r.tap(kind, site, subject, ago, off))
+	return d
+}
+
+func (r *rig) balance(subject string) int64 { return r.store.riders[subject].Balance.IntPart() }
+
+func opened(at time.Time) *proto.OfflineDecision {
+	return &proto.OfflineDecision{Open: true, Reason: proto.ReasonOK, Rule: "verified", DenyListVersion: 3, DecidedAt: proto.At(at)}
+}
+
+func want(t *testing.T, what string, d proto.Decision, r proto.Reason) {
+	t.Helper()
+	if d.Reason != r || d.Open != (r == proto.ReasonOK) {
+		t.Fatalf("%s: decision %s (open=%v, %q), want %s", what, d.Reason, d.Open, d.Display.EN, r)
+	}
+}
+
+const (
+	catLinh = "hn2a-cat-linh"
+	haDong  = "hn2a-ha-dong"
+	yen     = "hn2a-yen-nghia"
+)
+
+// An offline tap hours old is settled, not refused as too old, its
+// assertion judged at its capture time; the offline decision is recorded.
+// An online tap a few seconds old is still too old.
+func TestOfflineTapIsSettledWhenItArrives(t *testing.T) {
+	r := newRig(t)
+	r.store.fund("vn_an", 100000)
+	const late = 3 * time.Hour
+	entry, b := r.tap(proto.KindMetroEntry, catLinh, "vn_an", late, opened(r.now.Add(-late)))
+	first, firstRep := r.handle(entry, b)
+	want(t, "offline entry", first, proto.ReasonOK)
+	if rec := r.store.recs[entry.EventID]; rec.Offline == nil || *rec.Offline != *entry.Offline || rec.Subject != "vn_an" {
+		t.Errorf("record %+v, want the offline decision kept", rec)
+	}
+	if got := r.v.at[len(r.v.at)-1]; !got.Equal(entry.CapturedAt.Time) {
+		t.Errorf("assertion judged at %v, want the capture time %v", got, entry.CapturedAt.Time)
+	}
+	want(t, "offline exit", r.do(proto.KindMetroExit, haDong, "vn_an", late-30*time.Minute, opened(r.now)), proto.ReasonOK)
+	q, _ := r.fares.Price(catLinh, haDong)
+	if got := r.balance("vn_an"); got != 100000-q.Amount.IntPart() {
+		t.Errorf("balance %d after one journey, want %d", got, 100000-q.Amount.IntPart())
+	}
+	// Redelivered: the same decision, nothing charged again.
+	_, rep := r.handle(entry, b)
+	if !rep.Dup || string(rep.Payload) != string(firstRep.Payload) {
+		t.Errorf("redelivery: dup %v, %s", rep.Dup, rep.Payload)
+	}
+	want(t, "online tap 3 s old", r.do(proto.KindMetroEntry, catLinh, "vn_an", 3*time.Second, nil), proto.ReasonTapTooOld)
+}
+
+// The gate opened offline for a rider the cloud would have refused for
+// money or account: the passage is honoured, the journey priced.
+func TestOfflineOpenIsHonoured(t *testing.T) {
+	r := newRig(t)
+	r.store.fund("vn_poor", 2000) // below the cheapest fare
+	want(t, "online entry", r.do(proto.KindMetroEntry, catLinh, "vn_poor", 0, nil), proto.ReasonInsufficientFunds)
+	want(t, "offline entry", r.do(proto.KindMetroEntry, catLinh, "vn_poor", time.Hour, opened(r.now)), proto.ReasonOK)
+	if r.store.riders["vn_poor"].Open == nil {
+		t.Fatal("no journey opened for the honoured entry")
+	}
+	want(t, "exit", r.do(proto.KindMetroExit, yen, "vn_poor", 0, nil), proto.ReasonOK)
+	q, _ := r.fares.Price(catLinh, yen)
+	if got := r.balance("vn_poor"); got != 2000-q.Amount.IntPart() {
+		t.Errorf("balance %d, want %d (a debt)", got, 2000-q.Amount.IntPart())
+	}
+
+	// Suspended: honoured too.
+	r.store.fund("vn_sus", 50000)
+	r.store.riders["vn_sus"].Status = admission.AccountSuspended
+	want(t, "suspended offline", r.do(proto.KindMetroEntry, catLinh, "vn_sus", time.Minute, opened(r.now)), proto.ReasonOK)
+
+	// Pass-back: the journey open elsewhere lost its exit; closed at the
+	// maximum fare, and the new entry opens.
+	r.store.fund("vn_pb", 100000)
+	want(t, "entry", r.do(proto.KindMetroEntry, haDong, "vn_pb", 0, nil), proto.ReasonOK)
+	r.now = r.now.Add(40 * time.Minute)
+	want(t, "offline entry elsewhere", r.do(proto.KindMetroEntry, catLinh, "vn_pb", 10*time.Minute, opened(r.now)), proto.ReasonOK)
+	rider := r.store.riders["vn_pb"]
+	stop, _ := r.fares.Stop(haDong)
+	if rider.Open == nil || rider.Open.EntrySite != catLinh || rider.Last == nil || rider.Last.FareRule != admission.RuleMissingExit ||
+		r.balance("vn_pb") != 100000-r.fares.MaxFare(stop.NetworkID).IntPart() {
+		t.Errorf("rider %+v, balance %d", rider, r.balance("vn_pb"))
+	}
+}
+
+// The cloud's own verdict on who the rider is stands: recorded with its
+// reason, nobody charged.
+func TestOfflineOpenWithABadIdentityIsRecorded(t *testing.T) {
+	r := newRig(t)
+	want(t, "forged", r.do(proto.KindMetroEntry, catLinh, "forged", time.Minute, opened(r.now)), proto.ReasonAssertionInvalid)
+	want(t, "no account", r.do(proto.KindMetroEntry, catLinh, "vn_nobody", time.Minute, opened(r.now)), proto.ReasonNoAccount)
+	if len(r.store.charges) != 0 {
+		t.Errorf("charges %+v", r.store.charges)
+	}
+}
+
+// The gate refused offline: recorded with the gate's reason, nothing else.
+func TestOfflineRefusalIsRecorded(t *testing.T) {
+	r := newRig(t)
+	r.store.fund("vn_den", 100000)
+	off := &proto.OfflineDecision{Reason: proto.ReasonOfflineLimit, Rule: "offline_limit", DenyListVersion: 3, DecidedAt: proto.At(r.now)}
+	d := r.do(proto.KindMetroEntry, catLinh, "vn_den", time.Hour, off)
+	want(t, "offline refusal", d, proto.ReasonOfflineLimit)
+	if r.store.riders["vn_den"].Open != nil || r.balance("vn_den") != 100000 {
+		t.Errorf("a refused offline tap changed the rider: %+v", r.store.riders["vn_den"])
+	}
+	if got := r.proc.Stats().Decisions()[proto.ReasonOfflineLimit]; got != 1 {
+		t.Errorf("offline_limit counted %d times", got)
+	}
+}
+
+// Offline taps out of order: the exit arrived first (charged the maximum
+// fare for a missing entry), then its entry; or the rider entered again
+// online before an old offline entry arrived. Nothing is charged twice.
+func TestOfflineEntryOutOfOrder(t *testing.T) {
+	r := newRig(t)
+	r.store.fund("vn_ooo", 100000)
+	want(t, "online exit", r.do(proto.KindMetroExit, haDong, "vn_ooo", 0, nil), proto.ReasonOK)
+	stop, _ := r.fares.Stop(haDong)
+	max := r.fares.MaxFare(stop.NetworkID).IntPart()
+	r.now = r.now.Add(20 * time.Minute)
+	d := r.do(proto.KindMetroEntry, catLinh, "vn_ooo", 50*time.Minute, opened(r.now))
+	want(t, "its entry, late", d, proto.ReasonOK)
+	if r.store.riders["vn_ooo"].Open != nil || r.balance("vn_ooo") != 100000-max {
+		t.Errorf("late entry opened a journey or charged: %+v, balance %d", r.store.riders["vn_ooo"], r.balance("vn_ooo"))
+	}
+
+	want(t, "online entry", r.do(proto.KindMetroEntry, yen, "vn_ooo", 0, nil), proto.ReasonOK)
+	d = r.do(proto.KindMetroEntry, catLinh, "vn_ooo", 10*time.Minute, opened(r.now))
+	want(t, "older offline entry", d, proto.ReasonOK)
+	if o := r.store.riders["vn_ooo"].Open; o == nil || o.EntrySite != yen || r.balance("vn_ooo") != 100000-max {
+		t.Errorf("older offline entry disturbed the open journey: %+v, balance %d", o, r.balance("vn_ooo"))
+	}
+}
+
+// An offline exit seconds after the entry (too soon online) closes the
+// journey: the barrier opened.
+func TestOfflineExitIsNeverRefused(t *testing.T) {
+	r := newRig(t)
+	r.store.fund("vn_ex", 100000)
+	want(t, "entry", r.do(proto.KindMetroEntry, catLinh, "vn_ex", 0, nil), proto.ReasonOK)
+	r.now = r.now.Add(time.Second)
+	d := r.do(proto.KindMetroExit, haDong, "vn_ex", 0, opened(r.now))
+	want(t, "offline exit", d, proto.ReasonOK)
+	if r.store.riders["vn_ex"].Open != nil {
+		t.Error("journey still open")
+	}
+}
