@@ -66,11 +66,11 @@ func (s *Store) startBatcher(b Batching) {
 	s.quit = make(chan struct{})
 	for i := 0; i < b.Committers; i++ {
 		s.committers.Add(1)
-		go s.commitLoop()
+		go s.commitLoop(i)
 	}
 }
 
-func (s *Store) commitLoop() {
+func (s *Store) commitLoop(shard int) {
 	defer s.committers.Done()
 	for {
 		var first *item
@@ -89,7 +89,7 @@ func (s *Store) commitLoop() {
 				break fill
 			}
 		}
-		s.runBatch(batch)
+		s.runBatch(batch, shard)
 		for _, it := range batch {
 			close(it.done)
 		}
@@ -98,10 +98,10 @@ func (s *Store) commitLoop() {
 
 // runBatch settles a batch in one transaction; if that fails, each item in
 // its own, so that an item that cannot be settled fails alone.
-func (s *Store) runBatch(batch []*item) {
+func (s *Store) runBatch(batch []*item, shard int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := s.inTx(ctx, func(tx pgx.Tx) error { return s.runItems(ctx, tx, batch) })
+	err := s.inTx(ctx, func(tx pgx.Tx) error { return s.runItems(ctx, tx, batch, shard) })
 	s.stats.batches.Add(1)
 	s.stats.items.Add(int64(len(batch)))
 	if err == nil {
@@ -114,7 +114,7 @@ func (s *Store) runBatch(batch []*item) {
 	s.stats.fallbacks.Add(1)
 	for _, it := range batch {
 		one := []*item{it}
-		it.err = s.inTx(ctx, func(tx pgx.Tx) error { return s.runItems(ctx, tx, one) })
+		it.err = s.inTx(ctx, func(tx pgx.Tx) error { return s.runItems(ctx, tx, one, shard) })
 	}
 }
 
@@ -158,7 +158,7 @@ func (s *Store) Settle(ctx context.Context, subject string, decide func(*admissi
 	// The journey being settled may have entered days ago (a sweep that
 	// could not run): passes valid in the last week.
 	it := &item{subject: subject, passesSince: s.now().Add(-7 * 24 * time.Hour), decide: decide}
-	err := s.inTx(ctx, func(tx pgx.Tx) error { return s.runItems(ctx, tx, []*item{it}) })
+	err := s.inTx(ctx, func(tx pgx.Tx) error { return s.runItems(ctx, tx, []*item{it}, sharedShard) })
 	if err != nil {
 		return fmt.Errorf("settlepg: settle %s: %w", subject, err)
 	}
@@ -166,8 +166,9 @@ func (s *Store) Settle(ctx context.Context, subject string, decide func(*admissi
 }
 
 // runItems settles items inside tx. It is run again from the start when the
-// transaction is retried, so it resets what it fills in.
-func (s *Store) runItems(ctx context.Context, tx pgx.Tx, items []*item) error {
+// transaction is retried, so it resets what it fills in. Operator and
+// provider balances move in the given shard.
+func (s *Store) runItems(ctx context.Context, tx pgx.Tx, items []*item, shard int) error {
 	for _, it := range items {
 		it.reset()
 	}
@@ -209,7 +210,7 @@ func (s *Store) runItems(ctx context.Context, tx pgx.Tx, items []*item) error {
 	for _, c := range copies {
 		c.copy.payload = c.of.payload
 	}
-	return moveBalances(ctx, tx, later.d)
+	return moveShard(ctx, tx, later.d, shard)
 }
 
 // skipRecorded answers taps recorded before (redeliveries) with the

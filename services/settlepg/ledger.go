@@ -40,7 +40,9 @@ func (s *Store) OpenRiderAccount(ctx context.Context, subject string) (ledger.Ac
 func (s *Store) Account(ctx context.Context, id ledger.AccountID) (ledger.Account, error) {
 	a := ledger.Account{ID: id}
 	var subject *string
-	err := s.pool.QueryRow(ctx, "SELECT subject, status, balance FROM accounts WHERE id = $1", string(id)).
+	err := s.pool.QueryRow(ctx, `SELECT subject, status,
+		balance + coalesce((SELECT sum(balance) FROM account_shards WHERE account_id = $1), 0)
+		FROM accounts WHERE id = $1`, string(id)).
 		Scan(&subject, &a.Status, &a.Balance)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ledger.Account{}, fmt.Errorf("%w: %s", ledger.ErrNoAccount, id)
@@ -86,8 +88,9 @@ func (s *Store) Books(ctx context.Context) (Books, error) {
 		(SELECT coalesce(-sum(amount), 0) FROM ledger_entries WHERE amount < 0),
 		(SELECT coalesce(sum(amount), 0) FROM ledger_entries WHERE amount > 0),
 		(SELECT count(*) FROM (SELECT transaction_id FROM ledger_entries GROUP BY 1 HAVING sum(amount) <> 0) u),
-		(SELECT count(*) FROM accounts a WHERE a.balance <> coalesce((SELECT sum(amount) FROM ledger_entries e WHERE e.account_id = a.id), 0)),
-		(SELECT coalesce(sum(balance), 0) FROM accounts)`).
+		(SELECT count(*) FROM accounts a WHERE a.balance + coalesce((SELECT sum(balance) FROM account_shards h WHERE h.account_id = a.id), 0)
+			<> coalesce((SELECT sum(amount) FROM ledger_entries e WHERE e.account_id = a.id), 0)),
+		(SELECT coalesce(sum(balance), 0) FROM accounts) + (SELECT coalesce(sum(balance), 0) FROM account_shards)`).
 		Scan(&b.Transactions, &b.Entries, &b.Debits, &b.Credits, &b.UnbalancedTx, &b.BalanceDrift, &b.SumOfBalances)
 	if err != nil {
 		return Books{}, fmt.Errorf("settlepg: books: %w", err)
@@ -251,11 +254,10 @@ func postAll(ctx context.Context, tx pgx.Tx, txs []ledger.Transaction, at time.T
 		return err
 	}
 	if later != nil {
-		// Operator and provider rows are shared by every rider: moved
-		// last, just before commit, so that concurrent batches wait for
-		// each other as briefly as possible.
+		// Operator and provider balances are shared by every rider:
+		// moved once per batch, in the batch's own shard.
 		later.add(others)
-	} else if err := moveBalances(ctx, tx, others); err != nil {
+	} else if err := moveShard(ctx, tx, others, sharedShard); err != nil {
 		return err
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO ledger_entries (transaction_id, account_id, amount)
@@ -279,6 +281,33 @@ func (m *balanceMoves) add(d map[ledger.AccountID]decimal.Decimal) {
 	for a, v := range d {
 		m.d[a] = m.d[a].Add(v)
 	}
+}
+
+// sharedShard is the shard of writes outside batches (top-ups, refunds,
+// sweeps); batches use their committer's number.
+const sharedShard = -1
+
+// moveShard adds each delta to the account's balance shard.
+func moveShard(ctx context.Context, tx pgx.Tx, deltas map[ledger.AccountID]decimal.Decimal, shard int) error {
+	if len(deltas) == 0 {
+		return nil
+	}
+	accts := make([]string, 0, len(deltas))
+	for a := range deltas {
+		accts = append(accts, string(a))
+	}
+	sort.Strings(accts)
+	amts := make([]string, len(accts))
+	for i, a := range accts {
+		amts[i] = deltas[ledger.AccountID(a)].String()
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO account_shards (account_id, shard, balance)
+		SELECT id, $3, delta::numeric FROM unnest($1::text[], $2::text[]) AS u(id, delta)
+		ON CONFLICT (account_id, shard) DO UPDATE SET balance = account_shards.balance + EXCLUDED.balance`, accts, amts, shard)
+	if err != nil {
+		return fmt.Errorf("post: balances: %w", err)
+	}
+	return nil
 }
 
 // moveBalances adds each delta to its account's balance, in id order.
