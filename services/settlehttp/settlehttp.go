@@ -31,6 +31,7 @@ type Store interface {
 	History(ctx context.Context, subject string, limit int) ([]settlepg.Posting, error)
 	Clearing(ctx context.Context, day time.Time) ([]settlepg.OperatorClearing, error)
 	Reconcile(ctx context.Context, day time.Time, reports map[string][]settlepg.ProviderSettlement) (settlepg.Reconciliation, error)
+	SetAccountStatus(ctx context.Context, subject, status, reason, by string) error
 }
 
 // Config of the routes.
@@ -71,6 +72,7 @@ type FundingStore interface {
 //	GET  /v1/accounts/:subject/history[?limit=50] (the rider, admins, operators)
 //	GET  /v1/clearing?day=YYYY-MM-DD (admins, operators)
 //	GET  /v1/reconciliation?day=YYYY-MM-DD (admins)
+//	PUT  /v1/accounts/:subject/status {"status": "suspended" | "active" | "closed", "reason"} (admins, operators)
 //
 // and with Funding:
 //
@@ -89,6 +91,7 @@ func Routes(cfg Config) func(v1 fiber.Router) {
 		v1.Get("/accounts/:subject/history", h.history)
 		v1.Get("/clearing", h.clearing)
 		v1.Get("/reconciliation", h.reconciliation)
+		v1.Put("/accounts/:subject/status", h.setStatus)
 		if cfg.Funding != nil {
 			v1.Get("/accounts/:subject/funding", h.funding)
 			v1.Post("/accounts/:subject/funding", h.link)
@@ -100,6 +103,26 @@ func Routes(cfg Config) func(v1 fiber.Router) {
 }
 
 type handlers struct{ cfg Config }
+
+// answered wraps the error of an answer already written (a problem
+// document), so that a helper's caller returns at once.
+type answered struct{ err error }
+
+func (a answered) Error() string { return "answered" }
+
+// done writes a problem and returns an error telling the caller to stop.
+func done(c *fiber.Ctx, status int, kind, detail string) error {
+	return answered{authjwt.Problem(c, status, kind, detail)}
+}
+
+// finish turns a helper's error into the handler's result.
+func finish(err error) error {
+	var a answered
+	if errors.As(err, &a) {
+		return a.err
+	}
+	return err
+}
 
 func staff(cl authjwt.Claims) bool {
 	return cl.Role == authjwt.RoleAdmin || cl.Role == authjwt.RoleOperator
@@ -233,7 +256,7 @@ func (h *handlers) day(c *fiber.Ctx) (time.Time, error) {
 	}
 	d, err := time.ParseInLocation(time.DateOnly, s, fare.Zone)
 	if err != nil {
-		return time.Time{}, authjwt.Problem(c, fiber.StatusBadRequest, "bad-day", "day must be a date, YYYY-MM-DD (local time).")
+		return time.Time{}, done(c, fiber.StatusBadRequest, "bad-day", "day must be a date, YYYY-MM-DD (local time).")
 	}
 	return d, nil
 }
@@ -260,7 +283,7 @@ func (h *handlers) clearing(c *fiber.Ctx) error {
 	}
 	day, err := h.day(c)
 	if err != nil {
-		return err
+		return finish(err)
 	}
 	rows, err := h.cfg.Store.Clearing(c.UserContext(), day)
 	if err != nil {
@@ -282,7 +305,7 @@ func (h *handlers) reconciliation(c *fiber.Ctx) error {
 	}
 	day, err := h.day(c)
 	if err != nil {
-		return err
+		return finish(err)
 	}
 	ctx := c.UserContext()
 	var reports map[string][]settlepg.ProviderSettlement
@@ -352,11 +375,11 @@ type FundingView struct {
 func (h *handlers) subject(c *fiber.Ctx, riderOnly bool) (string, error) {
 	subject := c.Params("subject")
 	if !subjectOK(subject) {
-		return "", authjwt.Problem(c, fiber.StatusBadRequest, "bad-subject", "subject must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'.")
+		return "", done(c, fiber.StatusBadRequest, "bad-subject", "subject must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'.")
 	}
 	cl := authjwt.Caller(c)
 	if !self(cl, subject) && (riderOnly || !staff(cl)) {
-		return "", authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "Only the rider may do this on their account.")
+		return "", done(c, fiber.StatusForbidden, "forbidden", "Only the rider may do this on their account.")
 	}
 	return subject, nil
 }
@@ -384,7 +407,7 @@ func (h *handlers) fundingView(ctx context.Context, subject string) (FundingView
 func (h *handlers) funding(c *fiber.Ctx) error {
 	subject, err := h.subject(c, false)
 	if err != nil {
-		return err
+		return finish(err)
 	}
 	v, err := h.fundingView(c.UserContext(), subject)
 	if errors.Is(err, ledger.ErrNoAccount) {
@@ -399,7 +422,7 @@ func (h *handlers) funding(c *fiber.Ctx) error {
 func (h *handlers) link(c *fiber.Ctx) error {
 	subject, err := h.subject(c, true)
 	if err != nil {
-		return err
+		return finish(err)
 	}
 	f := h.cfg.Funding
 	var req struct {
@@ -457,7 +480,7 @@ func (h *handlers) link(c *fiber.Ctx) error {
 func (h *handlers) unlink(c *fiber.Ctx) error {
 	subject, err := h.subject(c, true)
 	if err != nil {
-		return err
+		return finish(err)
 	}
 	f := h.cfg.Funding
 	ctx := c.UserContext()
@@ -485,7 +508,7 @@ func (h *handlers) unlink(c *fiber.Ctx) error {
 func (h *handlers) payDebt(c *fiber.Ctx) error {
 	subject, err := h.subject(c, true)
 	if err != nil {
-		return err
+		return finish(err)
 	}
 	var req struct {
 		IdempotencyKey string `json:"idempotency_key"`
@@ -535,4 +558,42 @@ func (h *handlers) runCollections(c *fiber.Ctx) error {
 	}
 	return c.JSON(fiber.Map{"day": req.Day, "planned": sum.Planned, "approved": sum.Approved, "declined": sum.Declined,
 		"unknown": sum.Unknown, "failed": sum.Failed})
+}
+
+// setStatus suspends, reinstates or closes an account, with a reason.
+func (h *handlers) setStatus(c *fiber.Ctx) error {
+	subject, err := h.subject(c, false)
+	if err != nil {
+		return finish(err)
+	}
+	cl := authjwt.Caller(c)
+	if !staff(cl) {
+		return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "Only staff may change an account's status.")
+	}
+	var req struct {
+		Status string `json:"status"`
+		Reason string `json:"reason"`
+	}
+	if err := c.BodyParser(&req); err != nil {
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-request", `The body must be JSON: {"status": "suspended", "reason": "..."}.`)
+	}
+	req.Reason = strings.TrimSpace(req.Reason)
+	switch {
+	case req.Status != "active" && req.Status != "suspended" && req.Status != "closed":
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-status", `status must be "active", "suspended" or "closed".`)
+	case len([]rune(req.Reason)) < 3 || len(req.Reason) > 300:
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-reason", "reason must say why, in 3 to 300 characters.")
+	}
+	err = h.cfg.Store.SetAccountStatus(c.UserContext(), subject, req.Status, req.Reason, string(cl.Role)+":"+cl.Subject)
+	switch {
+	case errors.Is(err, ledger.ErrNoAccount):
+		return authjwt.Problem(c, fiber.StatusNotFound, "no-account", "No vnpass account is linked to this subject.")
+	case errors.Is(err, settlepg.ErrClosed):
+		return authjwt.Problem(c, fiber.StatusConflict, "closed", "The account is closed.")
+	case errors.Is(err, settlepg.ErrOwes):
+		return authjwt.Problem(c, fiber.StatusConflict, "not-settled", "Close needs a zero balance and no linked funding source: refund, collect or unlink first.")
+	case err != nil:
+		return err
+	}
+	return c.JSON(fiber.Map{"subject": subject, "status": req.Status, "reason": req.Reason, "changed_by": string(cl.Role) + ":" + cl.Subject})
 }

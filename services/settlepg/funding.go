@@ -332,3 +332,54 @@ func (s *Store) CompleteCollection(ctx context.Context, key string, approved boo
 	}
 	return nil
 }
+
+// ErrClosed: the account is closed; nothing more can change it.
+var ErrClosed = errors.New("settlepg: the account is closed")
+
+// SetAccountStatus suspends, reinstates or closes a rider's account, and
+// records who did it and why. A closed account stays closed. Closing needs
+// a zero balance (refund or collect first) and no linked funding source:
+// ErrOwes otherwise.
+func (s *Store) SetAccountStatus(ctx context.Context, subject, status, reason, by string) error {
+	switch status {
+	case "active", "suspended", "closed":
+	default:
+		return fmt.Errorf("%w: status %q", ledger.ErrInvalid, status)
+	}
+	if reason == "" || by == "" {
+		return fmt.Errorf("%w: a status change needs a reason and who made it", ledger.ErrInvalid)
+	}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var cur string
+		var balance decimal.Decimal
+		err := tx.QueryRow(ctx, "SELECT status, balance FROM accounts WHERE id = $1 FOR UPDATE", string(ledger.Rider(subject))).Scan(&cur, &balance)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%w: %s", ledger.ErrNoAccount, subject)
+		}
+		if err != nil {
+			return err
+		}
+		if cur == "closed" {
+			return ErrClosed
+		}
+		if status == "closed" {
+			var links int
+			if err := tx.QueryRow(ctx, "SELECT count(*) FROM funding_links WHERE subject = $1 AND unlinked_at IS NULL", subject).Scan(&links); err != nil {
+				return err
+			}
+			if !balance.IsZero() || links > 0 {
+				return fmt.Errorf("%w: balance %s, %d funding sources linked", ErrOwes, balance, links)
+			}
+		}
+		if _, err := tx.Exec(ctx, "UPDATE accounts SET status = $2 WHERE id = $1", string(ledger.Rider(subject)), status); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, "INSERT INTO account_events (subject, status, reason, changed_by, at) VALUES ($1, $2, $3, $4, $5)",
+			subject, status, reason, by, s.now())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("settlepg: account status: %w", err)
+	}
+	return nil
+}

@@ -42,7 +42,22 @@ type Config struct {
 	// DecisionTimeout is how long gates wait for a decision
 	// (VNPASS_DECISION_TIMEOUT, default 2s); older taps are refused.
 	DecisionTimeout time.Duration
-	Now             func() time.Time
+	// Post-paid travel, enabled when a payment provider is configured:
+	// VNPASS_PAY_URL and VNPASS_PAY_CLIENT_KEY reach it, VNPASS_PAY_PROVIDER
+	// names it in the ledger (default paysim).
+	PayURL, PayClientKey, PayProvider string
+	// PayTimeout (VNPASS_PAY_TIMEOUT, default 10s) bounds each call to the
+	// provider; a debit with no answer by then is asked again later.
+	PayTimeout time.Duration
+	// DebtLimit (VNPASS_DEBT_LIMIT, whole dong, default 30000): a post-paid
+	// rider whose collection was declined may owe this much and still enter.
+	DebtLimit int64
+	// CollectAt (VNPASS_COLLECT_AT, default 02:00) is the local time the
+	// previous day's post-paid fares are collected; debits with no answer
+	// are asked again every CollectRetry (default 5m).
+	CollectAt    time.Duration
+	CollectRetry time.Duration
+	Now          func() time.Time
 }
 
 // ConfigFromEnv reads the config through getenv.
@@ -65,6 +80,37 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		APISecret:    getenv("VNPASS_API_SECRET"),
 		PseudonymKey: getenv("VNPASS_PSEUDONYM_KEY"),
 		FareData:     getenv("VNPASS_FARE_DATA"),
+		PayURL:       getenv("VNPASS_PAY_URL"),
+		PayClientKey: getenv("VNPASS_PAY_CLIENT_KEY"),
+		PayProvider:  getenv("VNPASS_PAY_PROVIDER"),
+	}
+	if v := getenv("VNPASS_DEBT_LIMIT"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 || n > 10_000_000 {
+			return c, fmt.Errorf("config: VNPASS_DEBT_LIMIT %q: want whole dong from 1 to 10000000", v)
+		}
+		c.DebtLimit = n
+	}
+	if v := getenv("VNPASS_COLLECT_AT"); v != "" {
+		t, err := time.Parse("15:04", v)
+		if err != nil {
+			return c, fmt.Errorf("config: VNPASS_COLLECT_AT %q: want a local time of day, HH:MM", v)
+		}
+		c.CollectAt = time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute
+	}
+	if v := getenv("VNPASS_PAY_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 10*time.Millisecond || d > time.Minute {
+			return c, fmt.Errorf("config: VNPASS_PAY_TIMEOUT %q: want a duration from 10ms to 1m", v)
+		}
+		c.PayTimeout = d
+	}
+	if v := getenv("VNPASS_COLLECT_RETRY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > 24*time.Hour {
+			return c, fmt.Errorf("config: VNPASS_COLLECT_RETRY %q: want a duration from 1s to 24h", v)
+		}
+		c.CollectRetry = d
 	}
 	if d := getenv("VNPASS_DECISION_TIMEOUT"); d != "" {
 		v, err := time.ParseDuration(d)
@@ -121,6 +167,18 @@ func (c *Config) Validate() error {
 	}
 	if c.DecisionTimeout == 0 {
 		c.DecisionTimeout = 2 * time.Second
+	}
+	if c.PayProvider == "" {
+		c.PayProvider = "paysim"
+	}
+	if c.CollectAt == 0 {
+		c.CollectAt = 2 * time.Hour
+	}
+	if c.CollectRetry == 0 {
+		c.CollectRetry = 5 * time.Minute
+	}
+	if (c.PayURL == "") != (c.PayClientKey == "") {
+		return errors.New("config: VNPASS_PAY_URL and VNPASS_PAY_CLIENT_KEY go together")
 	}
 	if c.ExportInterval == 0 {
 		c.ExportInterval = 500 * time.Millisecond

@@ -1,4 +1,4 @@
-// Command vnpass-fare is the fare service (subcommands: token, books, quote, explain): it reads taps from MQTT (a member
+// Command vnpass-fare is the fare service (subcommands: token, books, reconcile, quote, explain): it reads taps from MQTT (a member
 // of a shared subscription), verifies the VNeID assertion, decides and
 // settles each tap in PostgreSQL exactly once, answers the gate, exports
 // taps and journeys to ClickHouse in batches, and serves the accounts API.
@@ -36,6 +36,20 @@ func main() {
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "vnpass-fare books:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "reconcile" {
+		cfg, err := ConfigFromEnv(os.Getenv)
+		if err == nil {
+			err = reconcile(ctx, os.Args[2:], cfg, os.Stdout)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "vnpass-fare reconcile:", err)
+			if errors.Is(err, errUsage) {
+				os.Exit(2)
+			}
 			os.Exit(1)
 		}
 		return

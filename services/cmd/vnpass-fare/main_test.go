@@ -52,7 +52,16 @@ func quietLog() *slog.Logger {
 
 func startPlatform(t *testing.T) *platform {
 	t.Helper()
+	return startPlatformWith(t, nil)
+}
+
+// startPlatformWith starts the platform with the config changed by edit.
+func startPlatformWith(t *testing.T, edit func(*Config)) *platform {
+	t.Helper()
 	p := preparePlatform(t)
+	if edit != nil {
+		edit(&p.cfg)
+	}
 	p.main = &Main{Config: p.cfg, Log: quietLog()}
 	if err := p.main.Open(context.Background()); err != nil {
 		t.Fatal(err)

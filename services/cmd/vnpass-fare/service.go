@@ -12,15 +12,19 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/shopspring/decimal"
 	"github.com/vnpass/vnpass/admission"
 	"github.com/vnpass/vnpass/fare"
+	"github.com/vnpass/vnpass/payment"
 	"github.com/vnpass/vnpass/proto"
 	"github.com/vnpass/vnpass/ridership"
 	"github.com/vnpass/vnpass/services/accounthttp"
 	"github.com/vnpass/vnpass/services/authjwt"
+	"github.com/vnpass/vnpass/services/collect"
 	"github.com/vnpass/vnpass/services/farehttp"
-	"github.com/vnpass/vnpass/services/settlehttp"
+	"github.com/vnpass/vnpass/services/payhttp"
 	"github.com/vnpass/vnpass/services/ridershipch"
+	"github.com/vnpass/vnpass/services/settlehttp"
 	"github.com/vnpass/vnpass/services/settlepg"
 	"github.com/vnpass/vnpass/services/tapmqtt"
 	"github.com/vnpass/vnpass/services/vneid"
@@ -38,6 +42,10 @@ type Main struct {
 	Ingest   *tapmqtt.Ingestor
 	Exporter *ridership.Exporter
 	Auth     *authjwt.Issuer
+	// Payments is the payment provider of post-paid riders; nil when none
+	// is configured (every rider is prepaid).
+	Payments  payment.Provider
+	Collector *collect.Collector
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -81,7 +89,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	})
 	m.Proc, err = admission.New(admission.Config{
 		Verifier: verifier, Fares: fares, Store: m.Store, Topics: cfg.Topics, Now: cfg.Now, MaxJourney: cfg.MaxJourney,
-		MaxTapAge: cfg.DecisionTimeout, MinTapInterval: cfg.MinTapInterval,
+		MaxTapAge: cfg.DecisionTimeout, MinTapInterval: cfg.MinTapInterval, DebtLimit: decimal.NewFromInt(cfg.DebtLimit),
 	})
 	if err != nil {
 		return err
@@ -128,13 +136,22 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.Auth, err = authjwt.New([]byte(cfg.APISecret), cfg.Now); err != nil {
 		return err
 	}
+	var funding *settlehttp.Funding
+	if cfg.PayURL != "" {
+		if m.Payments, err = payhttp.New(payhttp.Config{BaseURL: cfg.PayURL, ClientKey: cfg.PayClientKey, Name: cfg.PayProvider, Timeout: cfg.PayTimeout}); err != nil {
+			return err
+		}
+		m.Collector = &collect.Collector{Store: m.Store, Providers: map[string]payment.Provider{cfg.PayProvider: m.Payments}, Log: m.Log}
+		m.goRun(func() { m.Collector.Every(runCtx, cfg.CollectAt, cfg.CollectRetry, cfg.Now, fare.Zone) })
+		funding = &settlehttp.Funding{Store: m.Store, Provider: m.Payments, Collector: m.Collector, ConsentVersion: ConsentVersion}
+	}
 	m.app = accounthttp.New(accounthttp.Config{
 		Accounts: m.Store, Auth: m.Auth, Log: m.Log, Metrics: m.metrics,
 		Ready:  func(ctx context.Context) error { return m.Store.Pool().Ping(ctx) },
 		Passes: fares, PassStore: m.Store, Now: cfg.Now,
 		Routes: []func(fiber.Router){
 			farehttp.Routes(farehttp.Config{Fares: fares, Journeys: m.Store, Refunds: m.Store, Now: cfg.Now}),
-			settlehttp.Routes(settlehttp.Config{Store: m.Store, Fares: fares, Now: cfg.Now}),
+			settlehttp.Routes(settlehttp.Config{Store: m.Store, Fares: fares, Now: cfg.Now, Funding: funding, Reports: m.providerReports}),
 		},
 	})
 	if m.ln, err = net.Listen("tcp", cfg.APIAddr); err != nil {
@@ -146,6 +163,31 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		}
 	})
 	return nil
+}
+
+// ConsentVersion is the version of the post-paid terms a rider accepts when
+// linking a bank account or e-wallet.
+const ConsentVersion = "postpaid-2026-11"
+
+// providerReports fetches the configured payment provider's settlement
+// report of a day, for reconciliation.
+func (m *Main) providerReports(ctx context.Context, day time.Time) (map[string][]settlepg.ProviderSettlement, error) {
+	if m.Payments == nil {
+		return nil, nil
+	}
+	return fetchReports(ctx, m.Payments, day)
+}
+
+func fetchReports(ctx context.Context, p payment.Provider, day time.Time) (map[string][]settlepg.ProviderSettlement, error) {
+	sts, err := p.Settlements(ctx, day)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]settlepg.ProviderSettlement, len(sts))
+	for i, s := range sts {
+		out[i] = settlepg.ProviderSettlement{Key: s.Key, Ref: s.Ref, Amount: s.Amount}
+	}
+	return map[string][]settlepg.ProviderSettlement{p.Name(): out}, nil
 }
 
 func (m *Main) goRun(f func()) {

@@ -116,4 +116,25 @@ func TestOperatorCorrectionClearingAndReconciliation(t *testing.T) {
 	if st, _ := p.call("GET", "/v1/clearing?day=24-11-2026", op, nil); st != 400 {
 		t.Errorf("bad day accepted: %d", st)
 	}
+
+	// Account states: suspended by staff with a reason, refused at the
+	// gate, reinstated; closing needs a settled balance.
+	status := func(tok, s string) int {
+		st, _ := p.call("PUT", "/v1/accounts/"+subject+"/status", tok, map[string]any{"status": s, "reason": "fraud check #12"})
+		return st
+	}
+	if st := status(rider, "active"); st != 403 {
+		t.Errorf("a rider changed their status: %d", st)
+	}
+	if st := status(op, "suspended"); st != 200 {
+		t.Fatalf("suspend: %d", st)
+	}
+	wantReason(t, "suspended", in.send(proto.KindMetroEntry, p.assertion(face, in.dev)), proto.ReasonAccountSuspended)
+	if st := status(op, "active"); st != 200 {
+		t.Fatalf("reinstate: %d", st)
+	}
+	wantReason(t, "reinstated", in.send(proto.KindMetroEntry, p.assertion(face, in.dev)), proto.ReasonOK)
+	if st := status(op, "closed"); st != 409 {
+		t.Errorf("closed with money on the account: %d", st)
+	}
 }
