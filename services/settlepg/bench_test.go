@@ -91,6 +91,7 @@ func BenchmarkSettleTaps(b *testing.B) {
 	taps := append(entries, exits...)[:b.N]
 	var next atomic.Int64
 	var failed atomic.Int64
+	var firstFailure atomic.Value
 	before := s.BatchStats()
 	b.ResetTimer()
 	t0 := time.Now()
@@ -106,7 +107,9 @@ func BenchmarkSettleTaps(b *testing.B) {
 				}
 				r, err := p.Handle(ctx, taps[i].topic, taps[i].payload)
 				if err != nil || r.Reason != proto.ReasonOK {
-					failed.Add(1)
+					if failed.Add(1) == 1 {
+						firstFailure.Store(fmt.Sprintf("%v %s", err, r.Reason))
+					}
 				}
 			}
 		}()
@@ -115,7 +118,7 @@ func BenchmarkSettleTaps(b *testing.B) {
 	elapsed := time.Since(t0)
 	b.StopTimer()
 	if n := failed.Load(); n > 0 {
-		b.Fatalf("%d of %d taps failed or were refused", n, b.N)
+		b.Fatalf("%d of %d taps failed or were refused, the first: %v", n, b.N, firstFailure.Load())
 	}
 	after := s.BatchStats()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "taps/s")
