@@ -75,6 +75,7 @@ type Books struct {
 	Credits       decimal.Decimal // sum of positive entries
 	UnbalancedTx  int64           // transactions whose entries do not sum to zero
 	BalanceDrift  int64           // accounts whose stored balance differs from their entries
+	Orphans       int64           // entries on an account that does not exist
 	SumOfBalances decimal.Decimal
 }
 
@@ -90,8 +91,9 @@ func (s *Store) Books(ctx context.Context) (Books, error) {
 		(SELECT count(*) FROM (SELECT transaction_id FROM ledger_entries GROUP BY 1 HAVING sum(amount) <> 0) u),
 		(SELECT count(*) FROM accounts a WHERE a.balance + coalesce((SELECT sum(balance) FROM account_shards h WHERE h.account_id = a.id), 0)
 			<> coalesce((SELECT sum(amount) FROM ledger_entries e WHERE e.account_id = a.id), 0)),
-		(SELECT coalesce(sum(balance), 0) FROM accounts) + (SELECT coalesce(sum(balance), 0) FROM account_shards)`).
-		Scan(&b.Transactions, &b.Entries, &b.Debits, &b.Credits, &b.UnbalancedTx, &b.BalanceDrift, &b.SumOfBalances)
+		(SELECT coalesce(sum(balance), 0) FROM accounts) + (SELECT coalesce(sum(balance), 0) FROM account_shards),
+		(SELECT count(*) FROM ledger_entries e WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = e.account_id))`).
+		Scan(&b.Transactions, &b.Entries, &b.Debits, &b.Credits, &b.UnbalancedTx, &b.BalanceDrift, &b.SumOfBalances, &b.Orphans)
 	if err != nil {
 		return Books{}, fmt.Errorf("settlepg: books: %w", err)
 	}
@@ -100,7 +102,7 @@ func (s *Store) Books(ctx context.Context) (Books, error) {
 
 // Balanced reports whether the books are in order.
 func (b Books) Balanced() bool {
-	return b.Debits.Equal(b.Credits) && b.UnbalancedTx == 0 && b.BalanceDrift == 0 && b.SumOfBalances.IsZero()
+	return b.Debits.Equal(b.Credits) && b.UnbalancedTx == 0 && b.BalanceDrift == 0 && b.SumOfBalances.IsZero() && b.Orphans == 0
 }
 
 // sameAsPosted tells a repeated request (ErrDuplicate) from a reused key
