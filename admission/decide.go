@@ -10,6 +10,9 @@ import (
 	"github.com/vnpass/vnpass/proto"
 )
 
+// DebtLimit is what a post-paid rider in debt may owe and still enter.
+func (p *Processor) DebtLimit() decimal.Decimal { return p.cfg.DebtLimit }
+
 // decide is the fare rule of a verified tap on a metro gate.
 func (p *Processor) decide(t proto.Tap, r *Rider, stop fare.Stop, category string) (Effect, error) {
 	switch {

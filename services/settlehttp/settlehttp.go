@@ -32,6 +32,7 @@ type Store interface {
 	Clearing(ctx context.Context, day time.Time) ([]settlepg.OperatorClearing, error)
 	Reconcile(ctx context.Context, day time.Time, reports map[string][]settlepg.ProviderSettlement) (settlepg.Reconciliation, error)
 	SetAccountStatus(ctx context.Context, subject, status, reason, by string) error
+	DenyList(ctx context.Context, debtLimit decimal.Decimal) ([]string, error)
 }
 
 // Config of the routes.
@@ -42,6 +43,8 @@ type Config struct {
 	// for reconciliation; nil reconciles without them.
 	Reports func(ctx context.Context, day time.Time) (map[string][]settlepg.ProviderSettlement, error)
 	Now     func() time.Time
+	// DebtLimit is admission's: riders owing more are on the deny list.
+	DebtLimit decimal.Decimal
 	// Funding, when set, lets riders link a bank account or e-wallet and
 	// travel post-paid, and pay their debts.
 	Funding *Funding
@@ -73,6 +76,7 @@ type FundingStore interface {
 //	GET  /v1/clearing?day=YYYY-MM-DD (admins, operators)
 //	GET  /v1/reconciliation?day=YYYY-MM-DD (admins)
 //	PUT  /v1/accounts/:subject/status {"status": "suspended" | "active" | "closed", "reason"} (admins, operators)
+//	GET  /v1/deny-list (admins, operators; the fleet service pushes it to gates for offline decisions)
 //
 // and with Funding:
 //
@@ -92,6 +96,7 @@ func Routes(cfg Config) func(v1 fiber.Router) {
 		v1.Get("/clearing", h.clearing)
 		v1.Get("/reconciliation", h.reconciliation)
 		v1.Put("/accounts/:subject/status", h.setStatus)
+		v1.Get("/deny-list", h.denyList)
 		if cfg.Funding != nil {
 			v1.Get("/accounts/:subject/funding", h.funding)
 			v1.Post("/accounts/:subject/funding", h.link)
@@ -596,4 +601,19 @@ func (h *handlers) setStatus(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(fiber.Map{"subject": subject, "status": req.Status, "reason": req.Reason, "changed_by": string(cl.Role) + ":" + cl.Subject})
+}
+
+// denyList: the riders gates deciding offline refuse at entry.
+func (h *handlers) denyList(c *fiber.Ctx) error {
+	if !staff(authjwt.Caller(c)) {
+		return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "Only staff and the fleet service may read the deny list.")
+	}
+	subjects, err := h.cfg.Store.DenyList(c.UserContext(), h.cfg.DebtLimit)
+	if err != nil {
+		return err
+	}
+	if subjects == nil {
+		subjects = []string{}
+	}
+	return c.JSON(fiber.Map{"issued_at": h.cfg.Now().UTC(), "count": len(subjects), "subjects": subjects})
 }

@@ -383,3 +383,28 @@ func (s *Store) SetAccountStatus(ctx context.Context, subject, status, reason, b
 	}
 	return nil
 }
+
+// DenyList lists the riders a gate deciding offline must refuse at entry:
+// accounts suspended or closed, prepaid accounts that owe money, and
+// post-paid riders whose overdue debt is over debtLimit (those the cloud
+// refuses online too). Sorted by subject.
+func (s *Store) DenyList(ctx context.Context, debtLimit decimal.Decimal) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT subject FROM accounts WHERE kind = 'rider' AND (
+			status <> 'active'
+			OR (funding = 'prepaid' AND balance < 0)
+			OR (funding = 'postpaid' AND debt_since IS NOT NULL AND -balance > $1))
+		ORDER BY subject`, debtLimit)
+	if err != nil {
+		return nil, fmt.Errorf("settlepg: deny list: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var sub string
+		if err := rows.Scan(&sub); err != nil {
+			return nil, err
+		}
+		out = append(out, sub)
+	}
+	return out, rows.Err()
+}

@@ -86,6 +86,12 @@ func TestPostpaidDebtAndRecovery(t *testing.T) {
 	if d.Display.VI != "Tài khoản còn nợ "+money.Format(owed)+", vui lòng thanh toán trên ứng dụng" {
 		t.Errorf("gate text %q", d.Display.VI)
 	}
+	if dl, err := f.store.DenyList(ctx, money.Dong(30000)); err != nil || len(dl) != 1 || dl[0] != "vn_post" {
+		t.Errorf("deny list %v %v", dl, err)
+	}
+	if dl, _ := f.store.DenyList(ctx, money.Dong(100000)); len(dl) != 0 {
+		t.Errorf("deny list over a higher limit %v", dl)
+	}
 	fs, err := f.store.AccountFunding(ctx, "vn_post")
 	if err != nil || fs.DebtSince.IsZero() || !fs.Owed.Equal(owed) {
 		t.Errorf("funding %+v %v", fs, err)
@@ -106,6 +112,9 @@ func TestPostpaidDebtAndRecovery(t *testing.T) {
 	}
 	if _, err := f.store.StartRecovery(ctx, "vn_post", "pay-2"); !errors.Is(err, settlepg.ErrNothingOwed) {
 		t.Errorf("recovery with nothing owed: %v", err)
+	}
+	if dl, _ := f.store.DenyList(ctx, money.Dong(30000)); len(dl) != 0 {
+		t.Errorf("deny list after paying %v", dl)
 	}
 	want(t, f.do(proto.KindMetroEntry, catLinh, "vn_post"), proto.ReasonOK)
 	want(t, f.do(proto.KindMetroExit, laThanh, "vn_post"), proto.ReasonOK)

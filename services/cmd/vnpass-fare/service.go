@@ -151,7 +151,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Passes: fares, PassStore: m.Store, Now: cfg.Now,
 		Routes: []func(fiber.Router){
 			farehttp.Routes(farehttp.Config{Fares: fares, Journeys: m.Store, Refunds: m.Store, Now: cfg.Now}),
-			settlehttp.Routes(settlehttp.Config{Store: m.Store, Fares: fares, Now: cfg.Now, Funding: funding, Reports: m.providerReports}),
+			settlehttp.Routes(settlehttp.Config{Store: m.Store, Fares: fares, Now: cfg.Now, Funding: funding, Reports: m.providerReports,
+				DebtLimit: m.Proc.DebtLimit()}),
 		},
 	})
 	if m.ln, err = net.Listen("tcp", cfg.APIAddr); err != nil {
