@@ -10,6 +10,9 @@ import (
 	"github.com/vnpass/vnpass/proto"
 )
 
+// MaxOfflineAge is how old an offline tap may be and still be settled.
+func (p *Processor) MaxOfflineAge() time.Duration { return p.cfg.MaxOfflineAge }
+
 // DebtLimit is what a post-paid rider in debt may owe and still enter.
 func (p *Processor) DebtLimit() decimal.Decimal { return p.cfg.DebtLimit }
 

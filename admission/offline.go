@@ -7,6 +7,8 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/vnpass/vnpass/fare"
 	"github.com/vnpass/vnpass/identity"
+	"github.com/vnpass/vnpass/ledger"
+	"github.com/vnpass/vnpass/money"
 	"github.com/vnpass/vnpass/proto"
 )
 
@@ -47,11 +49,13 @@ import (
 //     offline decision stored with it says why the gate let it through.
 //
 // Offline taps arrive out of order with the rest of a rider's taps (another
-// gate of the journey may have been online). Two orders are handled here
-// because getting them wrong charges the maximum fare twice: an entry that
-// arrives after the exit it belongs to was charged as a missing entry, and
-// an entry older than the journey the rider has open since. Both are
-// recorded and charge nothing more.
+// gate of the journey may have been online, or both drain at once when a
+// station's network comes back). Entries are where getting the order wrong
+// charges the maximum fare twice: an entry that arrives after the exit it
+// belongs to (the exit was charged the maximum fare for a missing entry:
+// the journey is priced from both taps and the difference refunded), and an
+// entry captured before the rider's last exit or before the entry of the
+// journey open now (recorded, nothing charged).
 //
 // Answering a late copy of an online tap from the same gate is not an issue:
 // a gate whose online tap timed out decides offline on a new tap, with a new
@@ -73,13 +77,9 @@ func (p *Processor) verify(ctx context.Context, t proto.Tap) (identity.Assertion
 // acted long ago); they are what the rider's history and the operators see.
 var (
 	textOfflineEntry = proto.Display{VI: "Lượt vào ngoại tuyến đã ghi nhận", EN: "Offline entry recorded"}
-	textLateEntry    = proto.Display{
-		VI: "Lượt vào ngoại tuyến đến sau lượt ra: giữ giá đã thu",
-		EN: "Offline entry arrived after the exit: fare already charged stands",
-	}
-	textStaleEntry = proto.Display{
-		VI: "Lượt vào ngoại tuyến cũ hơn hành trình đang mở: không thu thêm",
-		EN: "Offline entry older than the open journey: nothing charged",
+	textStaleEntry   = proto.Display{
+		VI: "Lượt vào ngoại tuyến cũ hơn hành trình đã ghi nhận: không thu thêm",
+		EN: "Offline entry older than the journeys recorded: nothing charged",
 	}
 )
 
@@ -92,20 +92,17 @@ func (p *Processor) decideOffline(t proto.Tap, r *Rider, stop fare.Stop, categor
 	at := t.CapturedAt.Time
 	if t.Kind == proto.KindMetroEntry && r.Exists && !r.Replayed {
 		balance := r.Balance
-		if l := r.Last; l != nil && l.Status == JourneyIncomplete && l.FareRule == RuleMissingEntry &&
-			l.NetworkID == stop.NetworkID && l.ExitAt.After(at) && l.ExitAt.Sub(at) < p.cfg.MaxJourney {
-			// The exit of this journey came first and was charged the
-			// maximum fare for its missing entry. Pricing it again from
-			// both taps needs the entry recorded on the closed journey,
-			// which the Store does not do: the maximum fare stands, and
-			// is not charged a second time by opening a new journey.
-			zero := decimal.Zero
-			return Effect{Journey: l, Decision: p.decision(t, proto.ReasonOK, &zero, &balance, textLateEntry)}, nil
-		}
-		if j := r.Open; j != nil && j.EntryAt.After(at) {
-			// The rider entered again (recorded) after this entry:
-			// closing the newer journey for it would charge a missing
-			// exit that is not missing.
+		l, j := r.Last, r.Open
+		switch {
+		case l != nil && l.Status == JourneyIncomplete && l.FareRule == RuleMissingEntry && l.NetworkID == stop.NetworkID &&
+			!l.ExitAt.Before(at) && l.ExitAt.Sub(at) < p.cfg.MaxJourney:
+			return p.lateEntry(t, r, l, at)
+		case l != nil && l.ExitEvent != "" && !l.ExitAt.Before(at), j != nil && j.EntryAt.After(at):
+			// Captured before the rider's last exit tap, or before the entry
+			// of the journey open now: an entry of the past, whose journey
+			// is settled or priced already. Opening one for it would be
+			// closed at the maximum fare; closing the open one would
+			// charge a missing exit that is not missing.
 			zero := decimal.Zero
 			return Effect{Decision: p.decision(t, proto.ReasonOK, &zero, &balance, textStaleEntry)}, nil
 		}
@@ -124,6 +121,53 @@ func (p *Processor) decideOffline(t proto.Tap, r *Rider, stop fare.Stop, categor
 	// An exit is refused only as too soon after the entry: the barrier
 	// opened, so it closes the journey.
 	return p.exit(t, r, stop, category, at, r.Balance)
+}
+
+// lateEntry takes an offline entry whose exit reached the cloud first (both
+// gates were offline and drained together, or the exit gate was online):
+// the exit was charged the maximum fare for a missing entry. The journey is
+// priced from both taps and the difference refunded, as a late exit is; the
+// refund is linked to the journey, which takes the fare and its rule (the
+// Store records no entry on a closed journey), and the tap is recorded
+// against it. Nothing opens: the rider is long gone.
+func (p *Processor) lateEntry(t proto.Tap, r *Rider, l *Journey, at time.Time) (Effect, error) {
+	balance := r.Balance
+	j := *l
+	j.EntryEvent, j.EntrySite, j.EntryAt = t.EventID, t.Site, at
+	j.Cap, j.CapRule, j.TransferRule, j.TransferFrom, j.PassID = "", "", "", 0, 0
+	if _, _, err := p.price(&j, l.ExitSite, l.ExitAt, nil, r.Passes); err != nil {
+		return Effect{}, err
+	}
+	if _, err := p.applyCaps(&j, r); err != nil {
+		return Effect{}, err
+	}
+	eff := Effect{Journey: l}
+	refund := l.Fare.Sub(j.Fare)
+	text := proto.Display{VI: "Lượt vào ngoại tuyến đến sau lượt ra", EN: "Offline entry arrived after the exit"}
+	if refund.IsPositive() {
+		c, err := ledger.Transfer("fare-correction:"+t.EventID, "fare_correction",
+			"late offline entry "+t.Site+" -> "+l.ExitSite+" ("+j.FareRule+")",
+			ledger.OperatorRevenue(l.OperatorID), ledger.Rider(r.Subject), refund)
+		if err != nil {
+			return Effect{}, err
+		}
+		c.JourneyID = l.ID
+		eff.Charges = append(eff.Charges, c)
+		balance = balance.Add(refund)
+		text = proto.Display{
+			VI: text.VI + ": hoàn " + money.Format(refund),
+			EN: text.EN + ": " + money.Format(refund) + " refunded",
+		}
+	}
+	// The journey now says what the rider pays for it and which fare row
+	// priced it; it stays incomplete (no entry recorded on it), and its
+	// rule is no longer the missing entry's, so a second late entry finds
+	// nothing to correct.
+	l.Fare, l.FullFare, l.FareRule, l.Cap, l.CapRule = j.Fare, j.FullFare, j.FareRule, j.Cap, j.CapRule
+	eff.Close = []*Journey{l}
+	zero := decimal.Zero
+	eff.Decision = p.decision(t, proto.ReasonOK, &zero, &balance, text)
+	return eff, nil
 }
 
 // honourEntry records an entry the gate let through offline that the cloud

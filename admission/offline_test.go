@@ -294,18 +294,31 @@ func TestOfflineEntryOutOfOrder(t *testing.T) {
 	r.store.fund("vn_ooo", 100000)
 	want(t, "online exit", r.do(proto.KindMetroExit, haDong, "vn_ooo", 0, nil), proto.ReasonOK)
 	stop, _ := r.fares.Stop(haDong)
-	max := r.fares.MaxFare(stop.NetworkID).IntPart()
+	if got := r.balance("vn_ooo"); got != 100000-r.fares.MaxFare(stop.NetworkID).IntPart() {
+		t.Fatalf("balance %d after an exit with no entry", got)
+	}
 	r.now = r.now.Add(20 * time.Minute)
 	d := r.do(proto.KindMetroEntry, catLinh, "vn_ooo", 50*time.Minute, opened(r.now))
 	want(t, "its entry, late", d, proto.ReasonOK)
-	if r.store.riders["vn_ooo"].Open != nil || r.balance("vn_ooo") != 100000-max {
-		t.Errorf("late entry opened a journey or charged: %+v, balance %d", r.store.riders["vn_ooo"], r.balance("vn_ooo"))
+	q, _ := r.fares.Price(catLinh, haDong)
+	if r.store.riders["vn_ooo"].Open != nil || r.balance("vn_ooo") != 100000-q.Amount.IntPart() {
+		t.Errorf("late entry: %+v, balance %d; want no journey opened and the fare %d paid in all", r.store.riders["vn_ooo"], r.balance("vn_ooo"), q.Amount.IntPart())
+	}
+	if c := r.store.charges[len(r.store.charges)-1]; c.Kind != "fare_correction" || c.JourneyID == 0 {
+		t.Errorf("refund %+v, want a fare correction linked to the journey", c)
+	}
+	paid := r.balance("vn_ooo")
+	// The same journey's entry again (another gate, also offline): nothing
+	// more to correct.
+	want(t, "a second late entry", r.do(proto.KindMetroEntry, catLinh, "vn_ooo", 49*time.Minute, opened(r.now)), proto.ReasonOK)
+	if got := r.balance("vn_ooo"); got != paid {
+		t.Errorf("balance %d after a second late entry, want %d", got, paid)
 	}
 
 	want(t, "online entry", r.do(proto.KindMetroEntry, yen, "vn_ooo", 0, nil), proto.ReasonOK)
 	d = r.do(proto.KindMetroEntry, catLinh, "vn_ooo", 10*time.Minute, opened(r.now))
 	want(t, "older offline entry", d, proto.ReasonOK)
-	if o := r.store.riders["vn_ooo"].Open; o == nil || o.EntrySite != yen || r.balance("vn_ooo") != 100000-max {
+	if o := r.store.riders["vn_ooo"].Open; o == nil || o.EntrySite != yen || r.balance("vn_ooo") != paid {
 		t.Errorf("older offline entry disturbed the open journey: %+v, balance %d", o, r.balance("vn_ooo"))
 	}
 }
@@ -322,4 +335,31 @@ func TestOfflineExitIsNeverRefused(t *testing.T) {
 	if r.store.riders["vn_ex"].Open != nil {
 		t.Error("journey still open")
 	}
+}
+
+// Entry and exit captured in the same millisecond (two gates' clocks, or a
+// test's riders): the exit settled first still takes the entry.
+func TestOfflineEntrySameInstantAsExit(t *testing.T) {
+	r := newRig(t)
+	r.store.fund("vn_same", 100000)
+	want(t, "exit", r.do(proto.KindMetroExit, haDong, "vn_same", 0, opened(r.now)), proto.ReasonOK)
+	want(t, "entry", r.do(proto.KindMetroEntry, catLinh, "vn_same", 0, opened(r.now)), proto.ReasonOK)
+	q, _ := r.fares.Price(catLinh, haDong)
+	if r.store.riders["vn_same"].Open != nil || r.balance("vn_same") != 100000-q.Amount.IntPart() {
+		t.Errorf("rider %+v, balance %d", r.store.riders["vn_same"], r.balance("vn_same"))
+	}
+}
+
+// An offline tap older than MaxOfflineAge is not settled: assertion ids are
+// not kept that long, so a replay could not be told from a first use.
+func TestOfflineTapTooOldToSettle(t *testing.T) {
+	r := newRig(t)
+	r.store.fund("vn_old", 100000)
+	const late = 8 * 24 * time.Hour
+	want(t, "8-day-old offline entry", r.do(proto.KindMetroEntry, catLinh, "vn_old", late, opened(r.now.Add(-late))), proto.ReasonTapTooOld)
+	if got := r.balance("vn_old"); got != 100000 {
+		t.Errorf("balance %d", got)
+	}
+	const recent = 6 * 24 * time.Hour
+	want(t, "6-day-old offline entry", r.do(proto.KindMetroEntry, catLinh, "vn_old", recent, opened(r.now.Add(-recent))), proto.ReasonOK)
 }

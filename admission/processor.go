@@ -54,6 +54,10 @@ type Config struct {
 	// closes the old journey at the maximum fare (a missed tap-out) instead
 	// of refusing the rider as a pass-back. Default 4 hours.
 	MaxJourney time.Duration
+	// MaxOfflineAge is how old a tap decided offline may be when it
+	// arrives and still be settled (default 7 days). Assertion ids must be
+	// kept at least this long after they expire (PurgeAssertionUses).
+	MaxOfflineAge time.Duration
 	// DebtLimit is how much a post-paid rider whose collection was
 	// declined may owe and still enter: above it, entry is refused
 	// (in_debt) until the debt is paid. Default (zero) 30.000 ₫, about two
@@ -109,6 +113,9 @@ func New(cfg Config) (*Processor, error) {
 	if cfg.MaxJourney <= 0 {
 		cfg.MaxJourney = 4 * time.Hour
 	}
+	if cfg.MaxOfflineAge <= 0 {
+		cfg.MaxOfflineAge = 7 * 24 * time.Hour
+	}
 	if !cfg.DebtLimit.IsPositive() {
 		cfg.DebtLimit = decimal.NewFromInt(30000)
 	}
@@ -151,8 +158,12 @@ func (p *Processor) Handle(ctx context.Context, topic string, payload []byte) (R
 	case t.Kind != proto.KindMetroEntry && t.Kind != proto.KindMetroExit:
 		refuse = proto.ReasonWrongKind
 	case t.Offline == nil && p.tooOld(t, rec.ReceivedAt):
-		// A tap the gate decided by itself is never too old: the gate
-		// acted on its own decision and waits for no answer (offline.go).
+		// A tap the gate decided by itself is not too old for this: the
+		// gate acted on its own decision and waits for no answer (offline.go).
+		refuse = proto.ReasonTapTooOld
+	case t.Offline != nil && rec.ReceivedAt.Sub(t.CapturedAt.Time) > p.cfg.MaxOfflineAge:
+		// Beyond this, assertion ids are no longer kept: a replay could
+		// not be told from a first use, so the tap is not settled.
 		refuse = proto.ReasonTapTooOld
 	case t.CapturedAt.Sub(rec.ReceivedAt) > p.cfg.MaxClockSkew:
 		refuse = proto.ReasonDeviceClock

@@ -46,3 +46,13 @@ var (
 type Verifier interface {
 	Verify(ctx context.Context, token string, device string) (Assertion, error)
 }
+
+// VerifierAt is a Verifier that can also judge an assertion as of a past
+// instant. A tap a gate decided offline reaches the cloud minutes or hours
+// after its capture, long after its assertion expired: its signature, issuer,
+// audience and claims are checked as usual, and its time window (exp, nbf,
+// iat) at the capture time. The caller still claims the jti once.
+type VerifierAt interface {
+	Verifier
+	VerifyAt(ctx context.Context, token string, device string, at time.Time) (Assertion, error)
+}

@@ -42,6 +42,18 @@ var tapCases = []struct {
 		raw:  `{"v":1,"event_id":"019ab5c3-0f2e-7a10-8b2c-3d4e5f607185","device":"ga-ha-noi-g07","site":"ga-ha-noi","kind":"rail_gate","assertion":"` + jws + `","captured_at":"2026-11-24T07:30:00.120Z"}`,
 		msg:  Tap{V: 1, EventID: "019ab5c3-0f2e-7a10-8b2c-3d4e5f607185", Device: "ga-ha-noi-g07", Site: "ga-ha-noi", Kind: KindRailGate, Assertion: jws, CapturedAt: At(t0)},
 	},
+	{
+		name: "entry decided offline",
+		raw:  `{"v":1,"event_id":"019ab5c3-0f2e-7a10-8b2c-3d4e5f607186","device":"hn2a-cat-linh-g01","site":"hn2a-cat-linh","kind":"metro_entry","assertion":"` + jws + `","captured_at":"2026-11-24T07:30:00.120Z","offline":{"open":true,"reason":"ok","rule":"verified","deny_list_version":12,"decided_at":"2026-11-24T07:30:00.140Z"}}`,
+		msg: Tap{V: 1, EventID: "019ab5c3-0f2e-7a10-8b2c-3d4e5f607186", Device: "hn2a-cat-linh-g01", Site: "hn2a-cat-linh", Kind: KindMetroEntry, Assertion: jws, CapturedAt: At(t0),
+			Offline: &OfflineDecision{Open: true, Reason: ReasonOK, Rule: "verified", DenyListVersion: 12, DecidedAt: At(t0.Add(20 * time.Millisecond))}},
+	},
+	{
+		name: "entry refused offline",
+		raw:  `{"v":1,"event_id":"019ab5c3-0f2e-7a10-8b2c-3d4e5f607187","device":"hn2a-cat-linh-g01","site":"hn2a-cat-linh","kind":"metro_entry","assertion":"` + jws + `","captured_at":"2026-11-24T07:30:00.120Z","offline":{"open":false,"reason":"offline_limit","rule":"offline_limit","deny_list_version":12,"decided_at":"2026-11-24T07:30:00.140Z"}}`,
+		msg: Tap{V: 1, EventID: "019ab5c3-0f2e-7a10-8b2c-3d4e5f607187", Device: "hn2a-cat-linh-g01", Site: "hn2a-cat-linh", Kind: KindMetroEntry, Assertion: jws, CapturedAt: At(t0),
+			Offline: &OfflineDecision{Reason: ReasonOfflineLimit, Rule: "offline_limit", DenyListVersion: 12, DecidedAt: At(t0.Add(20 * time.Millisecond))}},
+	},
 }
 
 var decisionCases = []struct {
@@ -81,6 +93,12 @@ var statusCases = []struct {
 		raw:  `{"v":1,"device":"hn2a-cat-linh-g01","site":"hn2a-cat-linh","kind":"metro_entry","state":"offline","queue_depth":0,"at":"2026-11-24T07:30:00.120Z"}`,
 		msg:  Status{V: 1, Device: "hn2a-cat-linh-g01", Site: "hn2a-cat-linh", Kind: KindMetroEntry, State: StateOffline, At: At(t0)},
 	},
+	{
+		name: "heartbeat with fleet fields",
+		raw:  `{"v":1,"device":"hn2a-cat-linh-g01","site":"hn2a-cat-linh","kind":"metro_entry","state":"online","software":"vnpass-agent/0.2.0","queue_depth":42,"at":"2026-11-24T07:30:00.120Z","config_version":7,"deny_list_version":12,"clock_offset_ms":-35,"offline_opened":40,"offline_refused":2,"heartbeat_s":30}`,
+		msg: Status{V: 1, Device: "hn2a-cat-linh-g01", Site: "hn2a-cat-linh", Kind: KindMetroEntry, State: StateOnline, Software: "vnpass-agent/0.2.0",
+			QueueDepth: 42, At: At(t0), ConfigVersion: 7, DenyListVersion: 12, ClockOffsetMS: i64(-35), OfflineOpened: 40, OfflineRefused: 2, HeartbeatS: 30},
+	},
 }
 
 var configCases = []struct {
@@ -93,6 +111,44 @@ var configCases = []struct {
 		raw:  `{"v":1,"version":3,"device":"hn2a-cat-linh-g01","site":"hn2a-cat-linh","kind":"metro_entry","decision_timeout_ms":1500,"issued_at":"2026-11-24T07:30:00.120Z"}`,
 		msg:  Config{V: 1, Version: 3, Device: "hn2a-cat-linh-g01", Site: "hn2a-cat-linh", Kind: KindMetroEntry, DecisionTimeoutMS: 1500, IssuedAt: At(t0)},
 	},
+	{
+		name: "offline policy and deny list",
+		raw:  `{"v":1,"version":7,"device":"hn2a-cat-linh-g01","site":"hn2a-cat-linh","kind":"metro_entry","decision_timeout_ms":2000,"issued_at":"2026-11-24T07:30:00.120Z","offline":{"max_entries_per_day":2,"deny_list_max_age_h":24,"pass_back_s":1200},"deny_list":{"version":12,"issued_at":"2026-11-24T06:00:00.000Z","subjects":["vn_4f1c9a","vn_77b0e2"]},"heartbeat_s":30,"drain_per_s":200}`,
+		msg: Config{V: 1, Version: 7, Device: "hn2a-cat-linh-g01", Site: "hn2a-cat-linh", Kind: KindMetroEntry, DecisionTimeoutMS: 2000, IssuedAt: At(t0),
+			Offline:    &OfflinePolicy{MaxEntriesPerDay: 2, DenyListMaxAgeH: 24, PassBackS: 1200},
+			DenyList:   &DenyList{Version: 12, IssuedAt: At(time.Date(2026, 11, 24, 6, 0, 0, 0, time.UTC)), Subjects: []string{"vn_4f1c9a", "vn_77b0e2"}},
+			HeartbeatS: 30, DrainPerS: 200},
+	},
+}
+
+func TestConfigRejects(t *testing.T) {
+	raw := configCases[1].raw
+	for name, bad := range map[string]string{
+		"negative offline limit": strings.Replace(raw, `"max_entries_per_day":2`, `"max_entries_per_day":-1`, 1),
+		"deny list age too long": strings.Replace(raw, `"deny_list_max_age_h":24`, `"deny_list_max_age_h":100000`, 1),
+		"deny list version 0":    strings.Replace(raw, `"version":12`, `"version":0`, 1),
+		"deny list no time":      strings.Replace(raw, `"issued_at":"2026-11-24T06:00:00.000Z",`, ``, 1),
+		"subject with space":     strings.Replace(raw, `"vn_4f1c9a"`, `"vn 4f1c9a"`, 1),
+		"empty subject":          strings.Replace(raw, `"vn_4f1c9a"`, `""`, 1),
+		"heartbeat too fast":     strings.Replace(raw, `"heartbeat_s":30`, `"heartbeat_s":1`, 1),
+		"negative drain rate":    strings.Replace(raw, `"drain_per_s":200`, `"drain_per_s":-5`, 1),
+	} {
+		if _, err := DecodeConfig([]byte(bad)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: err = %v, want ErrMalformed", name, err)
+		}
+	}
+}
+
+func TestStatusRejects(t *testing.T) {
+	raw := statusCases[2].raw
+	for name, bad := range map[string]string{
+		"negative config version": strings.Replace(raw, `"config_version":7`, `"config_version":-7`, 1),
+		"negative offline count":  strings.Replace(raw, `"offline_opened":40`, `"offline_opened":-1`, 1),
+	} {
+		if _, err := DecodeStatus([]byte(bad)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: err = %v, want ErrMalformed", name, err)
+		}
+	}
 }
 
 func checkBothWays[M any](t *testing.T, name, raw string, msg M, enc func(M) ([]byte, error), dec func([]byte) (M, error)) {
@@ -154,6 +210,10 @@ var badTaps = []struct {
 	{"numeric capture time", strings.Replace(tapCases[0].raw, `"2026-11-24T07:30:00.120Z"`, `1795000000`, 1), "RFC 3339"},
 	{"year out of range", strings.Replace(tapCases[0].raw, `2026-11-24`, `0001-11-24`, 1), "out of range"},
 	{"bad plate", strings.Replace(tapCases[2].raw, `29A-123.45`, `29a 123`, 1), "plate"},
+	{"offline open with a refusal", strings.Replace(tapCases[5].raw, `"open":false`, `"open":true`, 1), "offline: open=true"},
+	{"offline unknown reason", strings.Replace(tapCases[5].raw, `"reason":"offline_limit"`, `"reason":"because"`, 1), "offline: open=false"},
+	{"offline no rule", strings.Replace(tapCases[5].raw, `"rule":"offline_limit"`, `"rule":""`, 1), "offline.rule"},
+	{"offline no time", strings.Replace(tapCases[5].raw, `,"decided_at":"2026-11-24T07:30:00.140Z"`, ``, 1), "offline.decided_at"},
 	{"wrong type", strings.Replace(tapCases[0].raw, `"v":1,`, `"v":"1",`, 1), "cannot unmarshal"},
 	{"too big", `{"v":1,"x":"` + strings.Repeat("x", MaxTapSize) + `"}`, "over the limit"},
 }

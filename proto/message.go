@@ -12,7 +12,7 @@ const (
 	MaxTapSize       = 8 << 10
 	MaxDecisionSize  = 4 << 10
 	MaxStatusSize    = 2 << 10
-	MaxConfigSize    = 64 << 10
+	MaxConfigSize    = 1 << 20 // room for a deny list of some 20,000 riders
 	MaxAssertionSize = 4 << 10
 	MaxPlateSize     = 16
 )
@@ -145,6 +145,23 @@ type Status struct {
 	Software   string `json:"software,omitempty"`
 	QueueDepth int    `json:"queue_depth"`
 	At         Time   `json:"at"`
+	// ConfigVersion and DenyListVersion acknowledge the newest config and
+	// deny list the device has applied (0: none yet). A device publishes
+	// its status again as soon as it applies a push.
+	ConfigVersion   int64 `json:"config_version,omitempty"`
+	DenyListVersion int64 `json:"deny_list_version,omitempty"`
+	// ClockOffsetMS is the cloud's clock minus the device's, in
+	// milliseconds, as the device measured it from its recent decisions;
+	// absent until it has measured it.
+	ClockOffsetMS *int64 `json:"clock_offset_ms,omitempty"`
+	// OfflineOpened and OfflineRefused count the taps the device decided
+	// by itself since it started (proto.Tap.Offline).
+	OfflineOpened  int64 `json:"offline_opened,omitempty"`
+	OfflineRefused int64 `json:"offline_refused,omitempty"`
+	// HeartbeatS is the interval at which the device republishes its
+	// status while connected, in seconds; 0 for a status sent only on
+	// changes (an older device).
+	HeartbeatS int `json:"heartbeat_s,omitempty"`
 }
 
 // Config is pushed retained to a device. Version increases with every push;
@@ -157,6 +174,45 @@ type Config struct {
 	Kind              Kind   `json:"kind"`
 	DecisionTimeoutMS int    `json:"decision_timeout_ms"`
 	IssuedAt          Time   `json:"issued_at"`
+	// Offline is the risk policy for the taps the device decides by itself
+	// when the cloud does not answer. Absent: the device keeps the policy
+	// it has (its built-in one until a push carries one).
+	Offline *OfflinePolicy `json:"offline,omitempty"`
+	// DenyList lists the riders the device refuses at entry when it
+	// decides offline. Absent: the device keeps the list it has. A list is
+	// applied only if its version is newer than the device's.
+	DenyList *DenyList `json:"deny_list,omitempty"`
+	// HeartbeatS is how often the device republishes its status, in
+	// seconds (5-3600); 0: the device's default.
+	HeartbeatS int `json:"heartbeat_s,omitempty"`
+	// DrainPerS is the most queued taps per second the device sends after
+	// a reconnect, so that a station's gates coming back together do not
+	// flood the service; 0: the device's default.
+	DrainPerS int `json:"drain_per_s,omitempty"`
+}
+
+// OfflinePolicy bounds what a device may let through on its own. Every
+// offline decision names the rule that made it (OfflineDecision.Rule).
+type OfflinePolicy struct {
+	// MaxEntriesPerDay is how many entries one rider may make through this
+	// device on offline decisions in a local day (Asia/Ho_Chi_Minh); 0
+	// refuses every entry offline. Exits are never refused for it.
+	MaxEntriesPerDay int `json:"max_entries_per_day"`
+	// DenyListMaxAgeH refuses entries offline once the device's deny list
+	// is older than this many hours (from its issued_at), or when it has
+	// none; 0: no limit.
+	DenyListMaxAgeH int `json:"deny_list_max_age_h"`
+	// PassBackS is how long after an entry through this device the same
+	// rider is refused offline as a pass-back, in seconds; 0: not checked.
+	PassBackS int `json:"pass_back_s"`
+}
+
+// DenyList is the riders refused at entry by a device deciding offline:
+// VNeID subjects whose accounts are suspended, closed or in debt.
+type DenyList struct {
+	Version  int64    `json:"version"`
+	IssuedAt Time     `json:"issued_at"`
+	Subjects []string `json:"subjects"`
 }
 
 // Encode returns the JSON of a message, with "v" set to Version.

@@ -23,7 +23,11 @@ const (
 	ReasonDeviceClock          Reason = "device_clock" // capture time in the future: the gate's clock is wrong
 	ReasonTooSoon              Reason = "too_soon"     // seconds after the rider's previous tap the other way
 	ReasonInDebt               Reason = "in_debt"      // post-paid rider whose unpaid debt is over the limit
-	ReasonInternal             Reason = "internal_error"
+	// Offline decisions (proto.OfflineDecision) only: the device decided by
+	// itself and its risk policy refused.
+	ReasonOfflineLimit       Reason = "offline_limit"       // the rider's offline entries for the day are used up
+	ReasonOfflineUnavailable Reason = "offline_unavailable" // the device cannot decide offline: no keys, deny list too old
+	ReasonInternal           Reason = "internal_error"
 )
 
 var reasonText = map[Reason]Display{
@@ -45,6 +49,8 @@ var reasonText = map[Reason]Display{
 	ReasonDeviceClock:          {VI: "Lỗi đồng hồ của cửa, vui lòng liên hệ nhân viên", EN: "Gate clock error, please ask staff"},
 	ReasonTooSoon:              {VI: "Vui lòng chờ giây lát rồi thử lại", EN: "Please wait a moment and try again"},
 	ReasonInDebt:               {VI: "Tài khoản còn nợ chưa thanh toán, vui lòng thanh toán trên ứng dụng", EN: "Unpaid balance, please pay in the app"},
+	ReasonOfflineLimit:         {VI: "Mất kết nối: đã hết lượt vào ngoại tuyến hôm nay, vui lòng liên hệ nhân viên", EN: "Offline: no more offline entries today, please ask staff"},
+	ReasonOfflineUnavailable:   {VI: "Mất kết nối: cửa không thể xác nhận, vui lòng liên hệ nhân viên", EN: "Offline: gate cannot check you in, please ask staff"},
 	ReasonInternal:             {VI: "Lỗi hệ thống, vui lòng liên hệ nhân viên", EN: "System error, please ask staff"},
 }
 

@@ -156,6 +156,15 @@ func (m *Status) validate() error {
 	if m.At.IsZero() {
 		return errors.New("at: missing")
 	}
+	if m.ConfigVersion < 0 || m.DenyListVersion < 0 {
+		return errors.New("config_version, deny_list_version: negative")
+	}
+	if m.OfflineOpened < 0 || m.OfflineRefused < 0 {
+		return errors.New("offline_opened, offline_refused: negative")
+	}
+	if m.HeartbeatS < 0 {
+		return errors.New("heartbeat_s: negative")
+	}
 	return nil
 }
 
@@ -172,5 +181,61 @@ func (m *Config) validate() error {
 	if m.IssuedAt.IsZero() {
 		return errors.New("issued_at: missing")
 	}
+	if o := m.Offline; o != nil {
+		if err := o.Validate(); err != nil {
+			return err
+		}
+	}
+	if d := m.DenyList; d != nil {
+		if d.Version <= 0 {
+			return errors.New("deny_list.version: must be positive")
+		}
+		if d.IssuedAt.IsZero() {
+			return errors.New("deny_list.issued_at: missing")
+		}
+		if len(d.Subjects) > MaxDenyList {
+			return fmt.Errorf("deny_list.subjects: %d over the limit of %d", len(d.Subjects), MaxDenyList)
+		}
+		for i, s := range d.Subjects {
+			if !isSubject(s) {
+				return fmt.Errorf("deny_list.subjects[%d]: want 1-256 printable ASCII characters without spaces", i)
+			}
+		}
+	}
+	if m.HeartbeatS != 0 && (m.HeartbeatS < 5 || m.HeartbeatS > 3600) {
+		return fmt.Errorf("heartbeat_s: %d outside 5-3600", m.HeartbeatS)
+	}
+	if m.DrainPerS < 0 || m.DrainPerS > 100_000 {
+		return fmt.Errorf("drain_per_s: %d outside 0-100000", m.DrainPerS)
+	}
 	return nil
+}
+
+// Validate reports what is out of range in an offline policy.
+func (o OfflinePolicy) Validate() error {
+	switch {
+	case o.MaxEntriesPerDay < 0 || o.MaxEntriesPerDay > 1000:
+		return fmt.Errorf("offline.max_entries_per_day: %d outside 0-1000", o.MaxEntriesPerDay)
+	case o.DenyListMaxAgeH < 0 || o.DenyListMaxAgeH > 24*30:
+		return fmt.Errorf("offline.deny_list_max_age_h: %d outside 0-720", o.DenyListMaxAgeH)
+	case o.PassBackS < 0 || o.PassBackS > 24*3600:
+		return fmt.Errorf("offline.pass_back_s: %d outside 0-86400", o.PassBackS)
+	}
+	return nil
+}
+
+// MaxDenyList bounds the riders in one deny list.
+const MaxDenyList = 50_000
+
+// isSubject accepts a VNeID subject as assertions carry it (the sub claim).
+func isSubject(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/vnpass/vnpass/proto"
@@ -22,6 +24,16 @@ type config struct {
 	broker, user, password string
 
 	vneidURL, vneidKey string
+	// The VNeID keys, for offline decisions: the issuer to trust and the
+	// JWKS to fetch them from.
+	vneidIssuer, jwksURL string
+
+	// state is the state directory (queue, config, keys, entries); empty
+	// with onlineOnly.
+	state      string
+	onlineOnly bool
+	drainRate  int           // queued taps per second until the cloud pushes a rate
+	heartbeat  time.Duration // status heartbeat until the cloud pushes one
 
 	timeout  time.Duration // decision timeout until the cloud pushes one
 	logLevel slog.Level
@@ -49,6 +61,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.password, "password", getenv("VNPASS_MQTT_GATE_PASSWORD"), "MQTT password (env VNPASS_MQTT_GATE_PASSWORD; prefer it to the flag)")
 	fs.StringVar(&c.vneidURL, "vneid", getenv("VNPASS_VNEID_URL"), "base URL of the VNeID face-match service (env VNPASS_VNEID_URL)")
 	fs.StringVar(&c.vneidKey, "vneid-key", getenv("VNPASS_VNEID_CLIENT_KEY"), "VNeID client key (env VNPASS_VNEID_CLIENT_KEY; prefer it to the flag)")
+	fs.StringVar(&c.vneidIssuer, "vneid-issuer", getenv("VNPASS_VNEID_ISSUER"), "issuer of VNeID assertions, for offline checks (env VNPASS_VNEID_ISSUER; default the -vneid URL)")
+	fs.StringVar(&c.jwksURL, "jwks", getenv("VNPASS_VNEID_JWKS_URL"), "VNeID JWKS URL, for offline checks (env VNPASS_VNEID_JWKS_URL; default <vneid>/.well-known/jwks.json)")
+	fs.StringVar(&c.state, "state", getenv("VNPASS_AGENT_STATE"), "state directory: queue of taps, config, keys (env VNPASS_AGENT_STATE; default $XDG_STATE_HOME or ~/.local/state, /vnpass-agent/<device>)")
+	fs.BoolVar(&c.onlineOnly, "online-only", false, "no state directory: no queue, no offline decisions (simulators only)")
+	fs.IntVar(&c.drainRate, "drain-rate", agent.DefaultDrainRate, "queued taps per second sent after a reconnect, until the cloud pushes a rate")
+	fs.DurationVar(&c.heartbeat, "heartbeat", agent.DefaultHeartbeat, "status heartbeat, until the cloud pushes one")
 	fs.DurationVar(&c.timeout, "timeout", agent.DefaultDecisionTimeout, "decision timeout until the cloud pushes a config")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log level: DEBUG, INFO, WARN, ERROR")
 	if err := fs.Parse(args); err != nil {
@@ -77,6 +95,32 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.timeout <= 0 {
 		errs = append(errs, fmt.Errorf("-timeout %v must be positive", c.timeout))
 	}
+	if c.drainRate <= 0 || c.heartbeat <= 0 {
+		errs = append(errs, errors.New("-drain-rate and -heartbeat must be positive"))
+	}
+	if c.vneidURL != "" {
+		base := strings.TrimRight(c.vneidURL, "/")
+		if c.vneidIssuer == "" {
+			c.vneidIssuer = base
+		}
+		if c.jwksURL == "" {
+			c.jwksURL = base + "/.well-known/jwks.json"
+		}
+	}
+	switch {
+	case c.onlineOnly:
+		c.state = ""
+	case c.state == "":
+		home := getenv("XDG_STATE_HOME")
+		if home == "" && getenv("HOME") != "" {
+			home = filepath.Join(getenv("HOME"), ".local", "state")
+		}
+		if home == "" {
+			errs = append(errs, errors.New("-state (or VNPASS_AGENT_STATE) is required"))
+		} else {
+			c.state = filepath.Join(home, "vnpass-agent", c.device)
+		}
+	}
 	return c, errors.Join(errs...)
 }
 
@@ -85,7 +129,8 @@ func (c config) attrs() []any {
 	return []any{
 		"device", c.device, "site", c.site, "kind", c.kind, "root", c.root,
 		"broker", c.broker, "user", c.user, "password", mask(c.password),
-		"vneid_url", c.vneidURL, "vneid_key", mask(c.vneidKey),
+		"vneid_url", c.vneidURL, "vneid_key", mask(c.vneidKey), "vneid_issuer", c.vneidIssuer, "jwks_url", c.jwksURL,
+		"state", c.state, "online_only", c.onlineOnly, "drain_rate", c.drainRate, "heartbeat_ms", c.heartbeat.Milliseconds(),
 		"decision_timeout_ms", c.timeout.Milliseconds(), "log_level", c.logLevel.String(),
 	}
 }

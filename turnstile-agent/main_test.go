@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -29,6 +31,7 @@ func TestParseConfig(t *testing.T) {
 		"VNPASS_MQTT_GATE_PASSWORD": "s3cret-password",
 		"VNPASS_VNEID_URL":          "http://127.0.0.1:58090",
 		"VNPASS_VNEID_CLIENT_KEY":   "s3cret-client-key",
+		"HOME":                      "/home/gate",
 	}
 	getenv := func(k string) string { return env[k] }
 	base := []string{"-device", "hn2a-cat-linh-g01", "-site", site}
@@ -39,7 +42,9 @@ func TestParseConfig(t *testing.T) {
 	}
 	if c.broker != "tcp://127.0.0.1:1883" || c.user != "gate" || c.password != "s3cret-password" ||
 		c.vneidURL != "http://127.0.0.1:58090" || c.vneidKey != "s3cret-client-key" ||
-		c.kind != proto.KindMetroEntry || c.root != proto.DefaultRoot || c.timeout != 2*time.Second {
+		c.kind != proto.KindMetroEntry || c.root != proto.DefaultRoot || c.timeout != 2*time.Second ||
+		c.state != "/home/gate/.local/state/vnpass-agent/hn2a-cat-linh-g01" || c.vneidIssuer != "http://127.0.0.1:58090" ||
+		c.jwksURL != "http://127.0.0.1:58090/.well-known/jwks.json" {
 		t.Errorf("from env: %+v", c)
 	}
 	logged := fmt.Sprint(c.attrs()...)
@@ -54,6 +59,10 @@ func TestParseConfig(t *testing.T) {
 	if c.broker != "tcp://other:1883" || c.kind != proto.KindParkingExit || c.timeout != 1500*time.Millisecond {
 		t.Errorf("flags over env: %+v", c)
 	}
+	c, err = parseConfig(append(base, "-online-only", "-state", "/tmp/x"), getenv, io.Discard)
+	if err != nil || c.state != "" {
+		t.Errorf("-online-only: state %q, %v", c.state, err)
+	}
 
 	for _, args := range [][]string{
 		{"-site", site},
@@ -62,6 +71,7 @@ func TestParseConfig(t *testing.T) {
 		append(base, "-kind", "bus"),
 		append(base, "-timeout", "0s"),
 		append(base, "captures.txt"),
+		append(base, "-drain-rate", "0"),
 	} {
 		if _, err := parseConfig(args, getenv, io.Discard); err == nil {
 			t.Errorf("%q accepted", args)
@@ -80,11 +90,12 @@ type stack struct {
 	vneid   string
 	faceRef string // an enrolled citizen
 	svc     mqtt.Client
+	state   string // the agent's state directory
 }
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	s := &stack{mq: testenv.Broker(t), device: testenv.Name("g")}
+	s := &stack{mq: testenv.Broker(t), device: testenv.Name("g"), state: t.TempDir()}
 
 	sim, err := vneidsim.New(vneidsim.Config{ClientKey: clientKey})
 	if err != nil {
@@ -146,7 +157,7 @@ func newStack(t *testing.T) *stack {
 }
 
 func (s *stack) args() []string {
-	return []string{"-device", s.device, "-site", site, "-kind", "metro_entry", "-root", s.mq.Topics.Root, "-timeout", "3s"}
+	return []string{"-device", s.device, "-site", site, "-kind", "metro_entry", "-root", s.mq.Topics.Root, "-timeout", "3s", "-state", s.state}
 }
 
 func (s *stack) getenv(k string) string {
@@ -156,6 +167,7 @@ func (s *stack) getenv(k string) string {
 		"VNPASS_MQTT_GATE_PASSWORD": s.mq.GatePassword,
 		"VNPASS_VNEID_URL":          s.vneid,
 		"VNPASS_VNEID_CLIENT_KEY":   clientKey,
+		"VNPASS_VNEID_ISSUER":       vneidsim.DefaultIssuer,
 	}[k]
 }
 
@@ -207,6 +219,12 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 	if st := s.retainedStatus(t); st != proto.StateOffline {
 		t.Errorf("status after run = %s, want offline", st)
+	}
+	// The state directory keeps the VNeID keys for offline decisions.
+	for _, name := range []string{"jwks.json", "queue", "entries.log"} {
+		if _, err := os.Stat(filepath.Join(s.state, name)); err != nil {
+			t.Errorf("state directory: %v", err)
+		}
 	}
 	t.Logf("stdout:\n%s\nlogs:\n%s", stdout.String(), logs)
 }

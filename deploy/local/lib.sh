@@ -64,6 +64,9 @@ load_env() {
     } >"$app.tmp"
     mv "$app.tmp" "$app"
   fi
+  # Secrets added since the file was first made.
+  grep -q '^VNPASS_PAY_CLIENT_KEY=' "$app" ||
+    echo "VNPASS_PAY_CLIENT_KEY=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" >>"$app"
   set -a
   # shellcheck disable=SC1090
   . "$app"

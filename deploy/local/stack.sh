@@ -33,6 +33,7 @@ PG_DATA=$PG_DIR/data
 PG_LOG=$PG_DIR/postgres.log
 MQTT_DIR=$STATE/mqtt           # owned by mosquitto
 MQTT_CONF=$MQTT_DIR/mosquitto.conf
+MQTT_DYNSEC=$MQTT_DIR/dynsec.json  # users, roles and ACLs: state kept across starts, like data
 MQTT_PID=$MQTT_DIR/mosquitto.pid
 MQTT_LOG=$MQTT_DIR/mosquitto.log
 CH_DIR=$STATE/ch
@@ -45,7 +46,8 @@ SECRETS=$STATE/secrets
 ENV_FILE=$STATE/env
 
 MQTT_SERVICE_USER=vnpass-svc
-MQTT_GATE_USER=vnpass-gate
+MQTT_GATE_USER=vnpass-gate     # shared login of the test roots only; real gates have their own
+MQTT_ADMIN_USER=vnpass-admin   # the dynamic-security plugin's administrator: provisions devices
 ALL_SERVICES=(pg mqtt ch)
 
 # ---------------------------------------------------------------------------------------------
@@ -194,11 +196,11 @@ ensure_packages() {
 # Passwords are made once and kept in $STATE/secrets, so data made by an earlier `up` stays usable.
 load_secrets() {
   local key
-  unset PG_PASSWORD MQTT_SERVICE_PASSWORD MQTT_GATE_PASSWORD CH_PASSWORD
+  unset PG_PASSWORD MQTT_SERVICE_PASSWORD MQTT_GATE_PASSWORD MQTT_ADMIN_PASSWORD CH_PASSWORD
   (umask 077 && touch "$SECRETS")
   # shellcheck source=/dev/null
   . "$SECRETS"
-  for key in PG_PASSWORD MQTT_SERVICE_PASSWORD MQTT_GATE_PASSWORD CH_PASSWORD; do
+  for key in PG_PASSWORD MQTT_SERVICE_PASSWORD MQTT_GATE_PASSWORD MQTT_ADMIN_PASSWORD CH_PASSWORD; do
     if [[ -z ${!key:-} ]]; then
       printf -v "$key" '%s' "$(gen_password)"
       printf '%s=%s\n' "$key" "${!key}" >>"$SECRETS"
@@ -267,14 +269,18 @@ mqtt_running() { pid_alive "$MQTT_PID" "$MQTT_CONF"; }
 mqtt_port() { awk '$1 == "listener" { print $2; exit }' "$MQTT_CONF" 2>/dev/null || true; }
 
 mqtt_write_config() {
+  local plugin
+  plugin=$(mqtt_dynsec_plugin) || die "mosquitto: mosquitto_dynamic_security.so not found (it ships in Debian's mosquitto package)"
   install -d -o mosquitto -g mosquitto -m 750 "$MQTT_DIR" "$MQTT_DIR/data"
   cat >"$MQTT_CONF" <<EOF
 # Written by deploy/local/stack.sh at each start: change the script, not this file.
 per_listener_settings false
 listener $MQTT_PORT 127.0.0.1
 allow_anonymous false
-password_file $MQTT_DIR/passwd
-acl_file $MQTT_DIR/acl
+# Logins, roles and ACLs: the dynamic-security plugin, changed at run time over
+# \$CONTROL/dynamic-security/v1 by $MQTT_ADMIN_USER. Every device has its own login.
+plugin $plugin
+plugin_opt_config_file $MQTT_DYNSEC
 
 # Queued QoS 1 taps survive a broker restart.
 persistence true
@@ -302,36 +308,35 @@ connection_messages true
 log_timestamp_format %Y-%m-%dT%H:%M:%S
 EOF
 
-  # Topic roots: vnpass/v1 for real traffic, vnpass/t/<run-id>/v1 for a test run. '+' matches
-  # exactly one level, so the test root needs lines of its own.
-  cat >"$MQTT_DIR/acl" <<EOF
-# Written by deploy/local/stack.sh at each start: change the script, not this file.
-
-# Platform services: everything under vnpass/ (including \$share/<group>/vnpass/... subscriptions).
-user $MQTT_SERVICE_USER
-topic readwrite vnpass/#
-
-# Gate agents: send taps and status, receive decisions and config. Nothing else.
-user $MQTT_GATE_USER
-topic write vnpass/+/taps/#
-topic write vnpass/+/status/#
-topic read vnpass/+/decisions/#
-topic read vnpass/+/config/#
-topic write vnpass/t/+/v1/taps/#
-topic write vnpass/t/+/v1/status/#
-topic read vnpass/t/+/v1/decisions/#
-topic read vnpass/t/+/v1/config/#
-EOF
-
   # The broker appends to its log as mosquitto; the start below also sends its stderr there.
   touch "$MQTT_LOG"
   chown mosquitto:mosquitto "$MQTT_LOG"
 
-  rm -f "$MQTT_DIR/passwd"
-  mosquitto_passwd -c -b "$MQTT_DIR/passwd" "$MQTT_SERVICE_USER" "$MQTT_SERVICE_PASSWORD" </dev/null
-  mosquitto_passwd -b "$MQTT_DIR/passwd" "$MQTT_GATE_USER" "$MQTT_GATE_PASSWORD" </dev/null
-  chown mosquitto:mosquitto "$MQTT_CONF" "$MQTT_DIR/acl" "$MQTT_DIR/passwd"
-  chmod 640 "$MQTT_CONF" "$MQTT_DIR/acl" "$MQTT_DIR/passwd"
+  # Users, roles and ACLs are the plugin's state, made once with only the administrator in it;
+  # the broker saves every change to it. The platform's own users are (re)set after each start
+  # (mqtt_platform_users), devices by deploy/local/devices.sh. (This script once used a password
+  # file and an ACL file: they are gone.)
+  rm -f "$MQTT_DIR/passwd" "$MQTT_DIR/acl"
+  if [[ ! -s $MQTT_DYNSEC ]]; then
+    rm -f "$MQTT_DYNSEC"
+    mosquitto_ctrl dynsec init "$MQTT_DYNSEC" "$MQTT_ADMIN_USER" "$MQTT_ADMIN_PASSWORD" >/dev/null </dev/null ||
+      die "mosquitto: could not create $MQTT_DYNSEC"
+  fi
+  chown mosquitto:mosquitto "$MQTT_CONF" "$MQTT_DYNSEC"
+  chmod 640 "$MQTT_CONF"
+  chmod 600 "$MQTT_DYNSEC"
+}
+
+# mosquitto_dynamic_security.so ships in Debian's mosquitto package, under the multiarch folder.
+mqtt_dynsec_plugin() {
+  local f
+  for f in /usr/lib/*/mosquitto_dynamic_security.so /usr/lib/mosquitto_dynamic_security.so; do
+    if [[ -f $f ]]; then
+      echo "$f"
+      return 0
+    fi
+  done
+  return 1
 }
 
 mqtt_start() {
@@ -347,11 +352,63 @@ mqtt_start() {
 # The pid file appears a moment after launch: until then, the launched pid says it is alive.
 mqtt_alive() { mqtt_running || ! process_gone "${MQTT_LAUNCH_PID:-0}"; }
 
-# Connect and subscribe as the service user: proves listener, password file and ACL. -E exits
-# right after the SUBACK, so nothing is published.
+# Connect and subscribe to the plugin's answers as the administrator, the one user that exists
+# from the start: proves listener and plugin. -E exits right after the SUBACK.
 mqtt_ready() {
+  # shellcheck disable=SC2016 # $CONTROL is a topic, not a variable
+  mosquitto_sub -h 127.0.0.1 -p "$(mqtt_port)" -u "$MQTT_ADMIN_USER" -P "$MQTT_ADMIN_PASSWORD" \
+    -t '$CONTROL/dynamic-security/v1/response' -E </dev/null
+}
+
+# mqtt_control JSON: send one request of commands to the dynamic-security plugin as the
+# administrator and print its answer ({"responses":[...]}, one per command, in order).
+mqtt_control() {
+  # shellcheck disable=SC2016 # $CONTROL is a topic, not a variable
+  mosquitto_rr -h 127.0.0.1 -p "$(mqtt_port)" -u "$MQTT_ADMIN_USER" -P "$MQTT_ADMIN_PASSWORD" \
+    -t '$CONTROL/dynamic-security/v1' -e '$CONTROL/dynamic-security/v1/response' -W 10 -m "$1" </dev/null
+}
+
+# acl TYPE TOPIC...: dynamic-security ACL entries that allow TYPE on each TOPIC, comma-separated.
+acl() {
+  local type=$1 out=() topic
+  shift
+  for topic in "$@"; do
+    out+=("{\"acltype\":\"$type\",\"topic\":\"$topic\",\"allow\":true}")
+  done
+  (IFS=,; echo "${out[*]}")
+}
+
+# The platform's users and what they may do, set after every start of the broker from this
+# script (a running broker is left alone: changing a role disconnects its clients). Anything not
+# allowed is denied, subscriptions included (Mosquitto then answers 0x80 in the SUBACK).
+# Devices are not here: each has its own login and role (deploy/local/devices.sh).
+mqtt_platform_users() {
+  local svc gate test=vnpass/t/+/v1 reply
+  # Platform services: everything under vnpass/, and shared subscriptions $share/<group>/vnpass/...
+  # shellcheck disable=SC2016 # $share is part of the topic
+  svc="$(acl publishClientSend 'vnpass/#'),$(acl publishClientReceive 'vnpass/#'),$(acl subscribePattern 'vnpass/#' '$share/+/vnpass/#')"
+  # The shared gate login, kept for tests that run gates without provisioning them: test roots
+  # vnpass/t/<run-id>/v1 only, never the real root vnpass/v1. Taps and status out, decisions
+  # and config in.
+  gate="$(acl publishClientSend "$test/taps/#" "$test/status/#"),$(acl publishClientReceive "$test/decisions/#" "$test/config/#"),$(acl subscribePattern "$test/decisions/#" "$test/config/#")"
+  reply=$(mqtt_control "{\"commands\":[
+{\"command\":\"setDefaultACLAccess\",\"acls\":[{\"acltype\":\"publishClientSend\",\"allow\":false},{\"acltype\":\"publishClientReceive\",\"allow\":false},{\"acltype\":\"subscribe\",\"allow\":false},{\"acltype\":\"unsubscribe\",\"allow\":true}]},
+{\"command\":\"createRole\",\"rolename\":\"vnpass-service\"},
+{\"command\":\"modifyRole\",\"rolename\":\"vnpass-service\",\"acls\":[$svc]},
+{\"command\":\"createRole\",\"rolename\":\"vnpass-gate-test\"},
+{\"command\":\"modifyRole\",\"rolename\":\"vnpass-gate-test\",\"acls\":[$gate]},
+{\"command\":\"createClient\",\"username\":\"$MQTT_SERVICE_USER\"},
+{\"command\":\"modifyClient\",\"username\":\"$MQTT_SERVICE_USER\",\"password\":\"$MQTT_SERVICE_PASSWORD\",\"roles\":[{\"rolename\":\"vnpass-service\"}]},
+{\"command\":\"createClient\",\"username\":\"$MQTT_GATE_USER\"},
+{\"command\":\"modifyClient\",\"username\":\"$MQTT_GATE_USER\",\"password\":\"$MQTT_GATE_PASSWORD\",\"roles\":[{\"rolename\":\"vnpass-gate-test\"}]}
+]}") || fail_with_log "mosquitto: no answer from the dynamic-security plugin" "$MQTT_LOG"
+  # "already exists" is the normal answer of a create after the first start.
+  reply=${reply//\"error\":\"Role already exists\"/}
+  reply=${reply//\"error\":\"Client already exists\"/}
+  [[ $reply != *'"error"'* ]] || die "mosquitto: setting the platform users failed: $reply"
+  # The service user now logs in and subscribes.
   mosquitto_sub -h 127.0.0.1 -p "$(mqtt_port)" -u "$MQTT_SERVICE_USER" -P "$MQTT_SERVICE_PASSWORD" \
-    -t vnpass/_stack/ping -E </dev/null
+    -t vnpass/_stack/ping -E </dev/null >/dev/null || fail_with_log "mosquitto: $MQTT_SERVICE_USER cannot log in" "$MQTT_LOG"
 }
 
 mqtt_wait() { wait_ready mosquitto mqtt_alive mqtt_ready "$MQTT_LOG"; }
@@ -485,6 +542,8 @@ VNPASS_MQTT_SERVICE_USER=$MQTT_SERVICE_USER
 VNPASS_MQTT_SERVICE_PASSWORD=$MQTT_SERVICE_PASSWORD
 VNPASS_MQTT_GATE_USER=$MQTT_GATE_USER
 VNPASS_MQTT_GATE_PASSWORD=$MQTT_GATE_PASSWORD
+VNPASS_MQTT_ADMIN_USER=$MQTT_ADMIN_USER
+VNPASS_MQTT_ADMIN_PASSWORD=$MQTT_ADMIN_PASSWORD
 VNPASS_CH_ADDR=127.0.0.1:$ch_tcp
 VNPASS_CH_USER=default
 VNPASS_CH_PASSWORD=$CH_PASSWORD
@@ -537,6 +596,12 @@ cmd_up() {
   for svc in "$@"; do
     "${svc}_wait"
   done
+  if [[ " ${started[*]} " == *" mqtt "* ]]; then
+    mqtt_platform_users
+  elif [[ " $* " == *" mqtt "* ]] && ! grep -q '^plugin_opt_config_file' "$MQTT_CONF"; then
+    log "warning: mosquitto was started by an older stack.sh (password file, one login for all gates);"
+    log "         restart it for per-device logins: $0 down mqtt && $0 up mqtt"
+  fi
 
   # A running server keeps the port it was started with, whatever the environment says now.
   local pg mqtt ch

@@ -141,6 +141,9 @@ func PostgresURL(t testing.TB) string {
 }
 
 // MQTT is how a test reaches the broker: its own topic root and both users.
+// GateUser is the shared gate login, which the broker admits in test roots
+// only; a test that needs a device's own login (as real gates have, and the
+// real root requires) gets one from Device or Devices.
 type MQTT struct {
 	URL             string
 	Topics          proto.Topics
@@ -151,7 +154,8 @@ type MQTT struct {
 }
 
 // Broker returns the broker's address and credentials, with a topic root of
-// this test's own ("vnpass/t/<id>/v1"), which the broker's ACLs allow gates.
+// this test's own ("vnpass/t/<id>/v1"), which the broker's ACLs open to the
+// shared gate login and to every device's own.
 func Broker(t testing.TB) MQTT {
 	t.Helper()
 	return MQTT{

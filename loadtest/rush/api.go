@@ -47,3 +47,24 @@ func (a *API) Account(ctx context.Context, subject string) (Account, error) {
 	err := doJSON(ctx, a.HTTP, http.MethodGet, a.url("/v1/accounts/"+url.PathEscape(subject)), a.Token, nil, &out)
 	return out, err
 }
+
+// ConsentVersion is the version of the post-paid terms the simulated riders
+// accept (the fare service's ConsentVersion).
+const ConsentVersion = "postpaid-2026-11"
+
+// LinkBank links a bank account to the rider's account, post-paid, as the
+// rider does in the app (the API token must be the rider's).
+func (a *API) LinkBank(ctx context.Context, subject, account, key string) error {
+	body, _ := json.Marshal(map[string]any{"method": "bank", "account": account, "consent_version": ConsentVersion,
+		"postpaid": true, "idempotency_key": key})
+	var out map[string]any
+	return postJSON(ctx, a.HTTP, a.url("/v1/accounts/"+url.PathEscape(subject)+"/funding"), a.Token, body, &out)
+}
+
+// RunCollections runs a day's post-paid collections (admin).
+func (a *API) RunCollections(ctx context.Context, day string) (map[string]any, error) {
+	body, _ := json.Marshal(map[string]any{"day": day})
+	var out map[string]any
+	err := postJSON(ctx, a.HTTP, a.url("/v1/collections/runs"), a.Token, body, &out)
+	return out, err
+}

@@ -23,6 +23,9 @@ type Rider struct {
 	// ages are drawn away from the concession boundaries (6, 60), so the
 	// rider's category is certain whichever day the simulation runs.
 	Age int
+	// Postpaid riders linked a bank account and travel post-paid: no
+	// top-up, their fares are collected after travel.
+	Postpaid bool
 }
 
 var (
@@ -79,12 +82,24 @@ func Enroll(ctx context.Context, c *http.Client, baseURL string, n int, rng *ran
 	return riders, err
 }
 
-func fund(ctx context.Context, api *API, riders []Rider, topUp int64) error {
+func fund(ctx context.Context, api *API, riders []Rider, topUp int64, riderToken func(string) (string, error)) error {
 	return parallel(len(riders), 8, func(i int) error {
-		if _, err := api.Link(ctx, riders[i].Subject); err != nil {
+		r := riders[i]
+		if _, err := api.Link(ctx, r.Subject); err != nil {
 			return err
 		}
-		_, err := api.TopUp(ctx, riders[i].Subject, topUp, "rush-opening-"+riders[i].Subject)
+		if r.Postpaid {
+			// The rider, in the app, links a (simulated) bank account and
+			// accepts the post-paid terms.
+			tok, err := riderToken(r.Subject)
+			if err != nil {
+				return err
+			}
+			rider := *api
+			rider.Token = tok
+			return rider.LinkBank(ctx, r.Subject, fmt.Sprintf("970400%010d", 1_000_000+i*10+1), "rush-bank-"+r.Subject)
+		}
+		_, err := api.TopUp(ctx, r.Subject, topUp, "rush-opening-"+r.Subject)
 		return err
 	})
 }

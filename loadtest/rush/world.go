@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/vnpass/vnpass/proto"
+	"github.com/vnpass/vnpass/services/fleet/dynsec"
 	"github.com/vnpass/vnpass/services/vneid"
 	"github.com/vnpass/vnpass/turnstile-agent/agent"
 	"github.com/vnpass/vnpass/turnstile-agent/gatesim"
@@ -36,12 +37,19 @@ type Config struct {
 
 	Topics                        proto.Topics
 	BrokerURL, GateUser, GatePass string
-	DecisionTimeout               time.Duration
+	// Logins gives each gate its own broker login. Nil: see Config.logins
+	// (provisioned in the real root, the shared GateUser login in test roots).
+	Logins          Logins
+	DecisionTimeout time.Duration
 
 	VNeIDURL       string // the identity provider (enrolment, face match)
 	VNeIDClientKey string
 	APIURL         string // the platform's accounts API
 	APIToken       string // an admin token: links accounts and tops them up
+	// PostpaidEvery makes every n-th adult rider link a bank account and
+	// travel post-paid (0: none); RiderToken then gives a rider's API token.
+	PostpaidEvery int
+	RiderToken    func(subject string) (string, error)
 
 	Out  io.Writer // gate events, one line each; nil for none
 	Log  *slog.Logger
@@ -129,7 +137,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	api := &API{BaseURL: cfg.APIURL, Token: cfg.APIToken, HTTP: httpc}
-	if err := fund(ctx, api, riders, cfg.TopUpVND); err != nil {
+	if cfg.PostpaidEvery > 0 {
+		if cfg.RiderToken == nil {
+			return nil, errors.New("rush: post-paid riders need RiderToken")
+		}
+		for i := range riders {
+			// Adults only: a child or a senior rides free anyway.
+			riders[i].Postpaid = i%cfg.PostpaidEvery == 1 && riders[i].Age >= 18 && riders[i].Age < 60
+		}
+	}
+	if err := fund(ctx, api, riders, cfg.TopUpVND, cfg.RiderToken); err != nil {
 		return nil, err
 	}
 	matcher := vneidmatch.Matcher{Client: &vneid.MatchClient{BaseURL: cfg.VNeIDURL, ClientKey: cfg.VNeIDClientKey, HTTP: httpc}}
@@ -209,13 +226,16 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// startGates connects an entry and an exit agent per gate position.
+// startGates connects an entry and an exit agent per gate position, each
+// with its own broker login.
 func startGates(ctx context.Context, cfg Config, m agent.Matcher) (map[string]*station, []*agent.Agent, error) {
-	stations := make(map[string]*station, len(cfg.Stations))
-	var all []*agent.Agent
+	type gate struct {
+		site, dev string
+		kind      proto.Kind
+	}
+	var gates []gate
+	var devices []dynsec.Device
 	for _, site := range cfg.Stations {
-		st := &station{}
-		stations[site] = st
 		for g := 1; g <= cfg.GatesPerStation; g++ {
 			for _, kind := range []proto.Kind{proto.KindMetroEntry, proto.KindMetroExit} {
 				dir := "in"
@@ -223,25 +243,44 @@ func startGates(ctx context.Context, cfg Config, m agent.Matcher) (map[string]*s
 					dir = "out"
 				}
 				dev := fmt.Sprintf("%s-%s%02d", site, dir, g)
-				a, err := agent.New(agent.Config{
-					Device: dev, Site: site, Kind: kind, Topics: cfg.Topics,
-					BrokerURL: cfg.BrokerURL, Username: cfg.GateUser, Password: cfg.GatePass,
-					DecisionTimeout: cfg.DecisionTimeout, Software: "vnpass-rush/0.1.0",
-					Matcher: m, Gate: gatesim.New(dev, cfg.Out), Logger: cfg.Log,
-				})
-				if err != nil {
-					return nil, all, err
-				}
-				if err := a.Connect(ctx); err != nil {
-					return nil, all, fmt.Errorf("rush: gate %s: %w", dev, err)
-				}
-				all = append(all, a)
-				if kind == proto.KindMetroEntry {
-					st.entries = append(st.entries, a)
-				} else {
-					st.exits = append(st.exits, a)
-				}
+				gates = append(gates, gate{site, dev, kind})
+				devices = append(devices, dynsec.Device{Site: site, Device: dev})
 			}
+		}
+	}
+	logins, done, err := cfg.logins(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	creds, err := logins.Logins(ctx, devices)
+	done()
+	if err != nil {
+		return nil, nil, fmt.Errorf("rush: gates' broker logins: %w", err)
+	}
+
+	stations := make(map[string]*station, len(cfg.Stations))
+	for _, site := range cfg.Stations {
+		stations[site] = &station{}
+	}
+	var all []*agent.Agent
+	for i, g := range gates {
+		a, err := agent.New(agent.Config{
+			Device: g.dev, Site: g.site, Kind: g.kind, Topics: cfg.Topics,
+			BrokerURL: cfg.BrokerURL, Username: creds[i].Username, Password: creds[i].Password,
+			DecisionTimeout: cfg.DecisionTimeout, Software: "vnpass-rush/0.1.0",
+			Matcher: m, Gate: gatesim.New(g.dev, cfg.Out), Logger: cfg.Log,
+		})
+		if err != nil {
+			return nil, all, err
+		}
+		if err := a.Connect(ctx); err != nil {
+			return nil, all, fmt.Errorf("rush: gate %s: %w", g.dev, err)
+		}
+		all = append(all, a)
+		if st := stations[g.site]; g.kind == proto.KindMetroEntry {
+			st.entries = append(st.entries, a)
+		} else {
+			st.exits = append(st.exits, a)
 		}
 	}
 	return stations, all, nil

@@ -148,30 +148,32 @@ func parseJWKS(data []byte) (map[string]verifyKey, error) {
 	return keys, nil
 }
 
-// fetchJWKS GETs and parses the provider's key set, bounded in time and size.
-func (v *Verifier) fetchJWKS(ctx context.Context) (map[string]verifyKey, error) {
+// fetchJWKS GETs and parses the provider's key set, bounded in time and
+// size. It returns the raw document too, for OnJWKS.
+func (v *Verifier) fetchJWKS(ctx context.Context) (map[string]verifyKey, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, v.cfg.FetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.cfg.JWKSURL, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := v.cfg.HTTP.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-		return nil, fmt.Errorf("JWKS status %d", resp.StatusCode)
+		return nil, nil, fmt.Errorf("JWKS status %d", resp.StatusCode)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, v.cfg.MaxJWKSBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("read JWKS: %w", err)
+		return nil, nil, fmt.Errorf("read JWKS: %w", err)
 	}
 	if int64(len(data)) > v.cfg.MaxJWKSBytes {
-		return nil, fmt.Errorf("JWKS larger than %d bytes", v.cfg.MaxJWKSBytes)
+		return nil, nil, fmt.Errorf("JWKS larger than %d bytes", v.cfg.MaxJWKSBytes)
 	}
-	return parseJWKS(data)
+	keys, err := parseJWKS(data)
+	return keys, data, err
 }

@@ -57,6 +57,12 @@ type VerifierConfig struct {
 	// MinLevel is the least VNeID account level accepted. Default 2 (verified biometrics).
 	MinLevel int
 	Now      func() time.Time
+	// OnJWKS, if set, is handed the raw JWKS document after every fetch
+	// that yielded keys, so that a gate can keep it on disk and verify
+	// offline after a restart (LoadJWKS). It runs on the fetching
+	// goroutine, after the keys are in use; it must not call back into the
+	// Verifier's fetch methods.
+	OnJWKS func(doc []byte)
 }
 
 func (c *VerifierConfig) ensureDefaults() error {
@@ -105,7 +111,8 @@ func (c *VerifierConfig) ensureDefaults() error {
 type Verifier struct {
 	cfg     VerifierConfig
 	parser  *jwt.Parser
-	keyFunc jwt.Keyfunc // bound once so Verify does not allocate a method value
+	opts    []jwt.ParserOption // parser's options but the clock, for VerifyAt
+	keyFunc jwt.Keyfunc        // bound once so Verify does not allocate a method value
 
 	keys atomic.Pointer[map[string]verifyKey]
 
@@ -113,7 +120,7 @@ type Verifier struct {
 	lastAttempt time.Time  // guarded by fetchMu
 }
 
-var _ identity.Verifier = (*Verifier)(nil)
+var _ identity.VerifierAt = (*Verifier)(nil)
 
 // NewVerifier validates cfg. It does not fetch: call Refresh at start-up to
 // fail fast, or let the first Verify fetch.
@@ -122,15 +129,15 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		return nil, err
 	}
 	v := &Verifier{cfg: cfg}
-	v.parser = jwt.NewParser(
+	v.opts = []jwt.ParserOption{
 		jwt.WithValidMethods(supportedAlgs),
 		jwt.WithIssuer(cfg.Issuer),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(cfg.Leeway),
-		jwt.WithTimeFunc(cfg.Now),
 		jwt.WithStrictDecoding(),
-	)
+	}
+	v.parser = jwt.NewParser(append(v.opts, jwt.WithTimeFunc(cfg.Now))...)
 	v.keyFunc = v.lookupKey
 	empty := map[string]verifyKey{}
 	v.keys.Store(&empty)
@@ -147,13 +154,38 @@ func (v *Verifier) Refresh(ctx context.Context) error {
 
 func (v *Verifier) refreshLocked(ctx context.Context) error {
 	v.lastAttempt = v.cfg.Now()
-	keys, err := v.fetchJWKS(ctx)
+	keys, doc, err := v.fetchJWKS(ctx)
 	if err != nil {
 		return fmt.Errorf("vneid: refresh JWKS from %s: %w", v.cfg.JWKSURL, err)
 	}
 	v.keys.Store(&keys)
+	if v.cfg.OnJWKS != nil && len(keys) > 0 {
+		v.cfg.OnJWKS(doc)
+	}
 	return nil
 }
+
+// LoadJWKS replaces the cached keys with those of a JWKS document kept
+// from an earlier fetch (OnJWKS), so that a gate restarted without network
+// can verify assertions. A document without a single usable key is refused
+// and the cached keys are kept.
+func (v *Verifier) LoadJWKS(doc []byte) error {
+	if int64(len(doc)) > v.cfg.MaxJWKSBytes {
+		return fmt.Errorf("vneid: load JWKS: larger than %d bytes", v.cfg.MaxJWKSBytes)
+	}
+	keys, err := parseJWKS(doc)
+	if err != nil {
+		return fmt.Errorf("vneid: load JWKS: %w", err)
+	}
+	if len(keys) == 0 {
+		return errors.New("vneid: load JWKS: no usable key")
+	}
+	v.keys.Store(&keys)
+	return nil
+}
+
+// HasKeys reports whether the verifier holds any key to verify with.
+func (v *Verifier) HasKeys() bool { return len(*v.keys.Load()) > 0 }
 
 // Run refreshes the JWKS every RefreshInterval until ctx ends. Failures keep
 // the cached keys; onError (may be nil) hears about them.
@@ -245,18 +277,35 @@ type claims struct {
 // Verify checks token as presented at device. Every failure wraps one of the
 // identity.ErrAssertion* sentinels. Replay is the caller's job (see identity.Verifier).
 func (v *Verifier) Verify(ctx context.Context, token string, device string) (identity.Assertion, error) {
+	return v.verify(ctx, token, device, v.parser)
+}
+
+// VerifyAt is Verify with the time window (exp, nbf, iat, with the leeway)
+// judged at instant at instead of now: a tap decided offline at a gate is
+// verified as of its capture time, when it reaches the cloud hours later.
+// Everything else is checked as Verify checks it, with today's keys: a key
+// the provider has withdrawn since no longer verifies.
+func (v *Verifier) VerifyAt(ctx context.Context, token string, device string, at time.Time) (identity.Assertion, error) {
+	if at.IsZero() {
+		return identity.Assertion{}, fmt.Errorf("vneid: verify: %w: no instant to verify at", identity.ErrAssertionInvalid)
+	}
+	p := jwt.NewParser(append(v.opts[:len(v.opts):len(v.opts)], jwt.WithTimeFunc(func() time.Time { return at }))...)
+	return v.verify(ctx, token, device, p)
+}
+
+func (v *Verifier) verify(ctx context.Context, token string, device string, parser *jwt.Parser) (identity.Assertion, error) {
 	if len(token) > maxTokenLen {
 		return identity.Assertion{}, fmt.Errorf("vneid: verify: %w: token longer than %d bytes", identity.ErrAssertionInvalid, maxTokenLen)
 	}
 	var c claims
-	_, err := v.parser.ParseWithClaims(token, &c, v.keyFunc)
+	_, err := parser.ParseWithClaims(token, &c, v.keyFunc)
 	var uk *unknownKidError
 	if err != nil && errors.As(err, &uk) {
 		if rerr := v.refreshForKid(ctx, uk.kid); rerr != nil {
 			return identity.Assertion{}, fmt.Errorf("vneid: verify: %w: unknown kid %q (%v)", identity.ErrAssertionInvalid, uk.kid, rerr)
 		}
 		c = claims{}
-		_, err = v.parser.ParseWithClaims(token, &c, v.keyFunc)
+		_, err = parser.ParseWithClaims(token, &c, v.keyFunc)
 	}
 	if err != nil {
 		return identity.Assertion{}, fmt.Errorf("vneid: verify: %w: %v", classify(err), err)

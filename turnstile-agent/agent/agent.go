@@ -3,6 +3,15 @@
 // over MQTT, waits for the cloud's decision on that tap and drives the gate
 // with it. It owns the device's MQTT session, its retained status and the
 // config the cloud pushes to it.
+//
+// With a state directory (Config.Dir) the agent works offline too: every tap
+// goes into a durable queue on disk before anything else happens to it and
+// leaves only when the cloud's decision for its event id has come back;
+// when the cloud cannot answer in time the agent decides by itself from the
+// VNeID keys it keeps, the deny list and policy the cloud pushed and its own
+// record of recent entries, and the tap carries that decision
+// (proto.Tap.Offline) to the cloud once the link is back. See offline.go and
+// outbox.go.
 package agent
 
 import (
@@ -15,6 +24,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/vnpass/vnpass/identity"
 	"github.com/vnpass/vnpass/proto"
 )
 
@@ -32,11 +42,30 @@ type Gate interface {
 	Refuse(d proto.Display)
 }
 
+// Verifier checks a VNeID assertion on the gate itself, for the decisions
+// the agent makes offline: as of the capture time, with keys kept from the
+// provider's JWKS (services/vneid.Verifier). An implementation may also
+// have HasKeys() bool; while it reports false the agent refuses offline
+// with proto.ReasonOfflineUnavailable rather than blame the rider.
+type Verifier interface {
+	VerifyAt(ctx context.Context, token, device string, at time.Time) (identity.Assertion, error)
+}
+
 // Defaults applied by New.
 const (
 	DefaultDecisionTimeout = 2 * time.Second
-	DefaultSoftware        = "vnpass-agent/0.1.0"
+	DefaultSoftware        = "vnpass-agent/0.2.0"
+	DefaultDrainRate       = 200 // taps per second from the queue
+	DefaultHeartbeat       = 30 * time.Second
+	DefaultResendAfter     = 10 * time.Second
+	DefaultWindow          = 512
 )
+
+// DefaultOfflinePolicy is the offline policy until the cloud pushes one: two
+// offline entries per rider per day, none once the deny list is a day old
+// (or before any deny list came), and no second entry through this gate
+// within 20 minutes.
+var DefaultOfflinePolicy = proto.OfflinePolicy{MaxEntriesPerDay: 2, DenyListMaxAgeH: 24, PassBackS: 1200}
 
 var (
 	// ErrNoMatch is wrapped by a Matcher's error when the face matches no
@@ -79,6 +108,35 @@ type Config struct {
 	// Now is the wall clock for captured_at and status times. Latencies are
 	// measured on the monotonic clock whatever Now says.
 	Now func() time.Time
+
+	// Dir is the agent's state directory: the queue of taps, the config it
+	// was last pushed, its record of recent entries. One agent at a time
+	// may use it. Empty: online only, as for a simulator: no queue, no
+	// offline decisions, and a tap with no answer in time is refused.
+	Dir string
+	// Verifier checks assertions for offline decisions. Nil: every offline
+	// decision refuses (proto.ReasonOfflineUnavailable).
+	Verifier Verifier
+	// Offline is the offline policy until the cloud pushes one; nil for
+	// DefaultOfflinePolicy.
+	Offline *proto.OfflinePolicy
+	// DrainRate is the most queued taps per second sent to the broker
+	// (a pushed config replaces it). Live taps go through the same queue,
+	// so it is also the gate's peak tap rate. Default DefaultDrainRate.
+	DrainRate int
+	// Window is the most taps sent and not yet decided; the rest wait in
+	// the queue. Default DefaultWindow.
+	Window int
+	// ResendAfter is how long sent taps may go without any decision coming
+	// back before the agent sends them again, from the oldest not yet
+	// decided (the fare service was away and the broker dropped them).
+	// Default DefaultResendAfter.
+	ResendAfter time.Duration
+	// Heartbeat is how often the agent republishes its status while
+	// connected (a pushed config replaces it). Default DefaultHeartbeat.
+	Heartbeat time.Duration
+	// QueueMaxBytes bounds the queue on disk (queue.Options.MaxBytes).
+	QueueMaxBytes int64
 }
 
 // Agent is one gate's agent. Tap is safe for concurrent use.
@@ -109,6 +167,9 @@ type Agent struct {
 	openConn mqtt.OpenConnectionFunc
 
 	stats counters
+
+	// With a state directory (nil otherwise): see station.go.
+	st *station
 }
 
 // New validates cfg, applies its defaults and returns an agent that is not
@@ -144,6 +205,28 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.DrainRate < 0 || cfg.Window < 0 || cfg.ResendAfter < 0 || cfg.Heartbeat < 0 || cfg.QueueMaxBytes < 0 {
+		return nil, errors.New("agent: negative drain rate, window, resend interval, heartbeat or queue size")
+	}
+	if cfg.DrainRate == 0 {
+		cfg.DrainRate = DefaultDrainRate
+	}
+	if cfg.Window == 0 {
+		cfg.Window = DefaultWindow
+	}
+	if cfg.ResendAfter == 0 {
+		cfg.ResendAfter = DefaultResendAfter
+	}
+	if cfg.Heartbeat == 0 {
+		cfg.Heartbeat = DefaultHeartbeat
+	}
+	if cfg.Offline == nil {
+		p := DefaultOfflinePolicy
+		cfg.Offline = &p
+	}
+	if err := cfg.Offline.Validate(); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
 	a := &Agent{
 		cfg:            cfg,
 		log:            cfg.Logger.With("device", cfg.Device, "site", cfg.Site),
@@ -158,6 +241,11 @@ func New(cfg Config) (*Agent, error) {
 	// catches what its decoder would refuse (a Software string too long).
 	if _, err := a.status(proto.StateOnline); err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
+	}
+	if cfg.Dir != "" {
+		if err := a.openStation(); err != nil {
+			return nil, err
+		}
 	}
 	return a, nil
 }

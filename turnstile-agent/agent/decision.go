@@ -1,20 +1,28 @@
 package agent
 
-import "github.com/vnpass/vnpass/proto"
+import (
+	"time"
 
-// await registers a tap waiting for the decision on event id. The channel
-// has room for exactly one decision, so the handler never blocks on it.
+	"github.com/vnpass/vnpass/proto"
+)
+
+// await registers a tap waiting for the decision on event id (and, with a
+// state directory, as queued and not yet decided). The channel has room for
+// exactly one decision, so the handler never blocks on it.
 func (a *Agent) await(id string) chan proto.Decision {
 	ch := make(chan proto.Decision, 1)
 	a.mu.Lock()
 	a.pending[id] = ch
+	if a.st != nil {
+		a.st.undecided[id] = struct{}{}
+	}
 	a.mu.Unlock()
 	return ch
 }
 
 // abandon unregisters a tap that stops waiting. It reports false if the
 // decision handler got there first, in which case the decision is already in
-// the tap's channel.
+// the tap's channel. A queued tap stays queued: its decision is still owed.
 func (a *Agent) abandon(id string) bool {
 	a.mu.Lock()
 	_, ok := a.pending[id]
@@ -23,9 +31,20 @@ func (a *Agent) abandon(id string) bool {
 	return ok
 }
 
-// onDecision hands a decision to the tap waiting for it. A decision nobody
-// waits for (a QoS 1 duplicate, or one that came after the tap timed out) is
-// counted and ignored: the gate has already acted on that tap.
+// unqueue forgets a tap that could not be queued.
+func (a *Agent) unqueue(id string) {
+	a.mu.Lock()
+	delete(a.pending, id)
+	delete(a.st.undecided, id)
+	a.mu.Unlock()
+}
+
+// onDecision hands a decision to the tap waiting for it. With a state
+// directory every decision is also the acknowledgement of its tap's record
+// in the queue. A decision nobody waits for is counted and otherwise
+// ignored: a queued tap's (decided offline, or sent again after a restart,
+// or given up at the timeout), or a QoS 1 duplicate; the gate has acted on
+// that tap already.
 func (a *Agent) onDecision(payload []byte) {
 	d, err := proto.DecodeDecision(payload)
 	if err != nil {
@@ -34,14 +53,33 @@ func (a *Agent) onDecision(payload []byte) {
 		a.log.Warn("malformed decision dropped", "bytes", len(payload), "error", err)
 		return
 	}
+	st := a.st
+	if st != nil {
+		st.lastDecision.Store(time.Now().UnixNano())
+		st.responsive.Store(true)
+	}
 	a.mu.Lock()
 	ch, ok := a.pending[d.EventID]
 	if ok {
 		delete(a.pending, d.EventID)
 		ch <- d // never blocks: room for one, and only the remover sends
 	}
+	queued := false
+	if st != nil {
+		_, queued = st.undecided[d.EventID]
+	}
 	a.mu.Unlock()
-	if !ok {
+	if st != nil {
+		// Unknown ids cost the queue nothing: a duplicate of a decision
+		// already written is ignored there.
+		a.settled(d.EventID)
+	}
+	switch {
+	case ok:
+	case queued:
+		a.stats.settled.Add(1)
+		a.log.Debug("queued tap settled", "event_id", d.EventID, "reason", d.Reason)
+	default:
 		a.stats.strayDecisions.Add(1)
 		a.log.Info("late or duplicate decision ignored", "event_id", d.EventID, "reason", d.Reason)
 	}

@@ -63,3 +63,32 @@ func FuzzInbound(f *testing.F) {
 		}
 	})
 }
+
+// FuzzInboundWithState is FuzzInbound for a gate with a state directory:
+// whatever arrives, nothing panics, the queue stays usable and a config
+// that applies is kept on disk in a form the next start reads back.
+func FuzzInboundWithState(f *testing.F) {
+	cfg, _ := proto.Config{Version: 2, Device: "g1", Site: "s1", Kind: proto.KindMetroEntry, DecisionTimeoutMS: 500,
+		IssuedAt: proto.At(time.Now()), Offline: &proto.OfflinePolicy{MaxEntriesPerDay: 1},
+		DenyList: &proto.DenyList{Version: 3, IssuedAt: proto.At(time.Now()), Subjects: []string{"vn_a"}}, HeartbeatS: 10, DrainPerS: 50}.Encode()
+	for _, s := range [][]byte{cfg, nil, []byte(`{"v":1,"version":3,"deny_list":{"version":-1}}`), []byte(`{"v":1,"event_id":"x"}`)} {
+		f.Add(s)
+	}
+	dir := f.TempDir()
+	a, err := New(Config{Device: "g1", Site: "s1", Kind: proto.KindMetroEntry, Matcher: nopMatcher{}, Gate: nopGate{},
+		Dir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(a.Close)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a.onDecision(b)
+		a.onConfig(b)
+		if d := a.DecisionTimeout(); d != DefaultDecisionTimeout && (d < 100*time.Millisecond || d > 30*time.Second) {
+			t.Fatalf("decision timeout %v out of range", d)
+		}
+		if _, err := a.status(proto.StateOnline); err != nil {
+			t.Fatalf("status does not encode after %q: %v", b, err)
+		}
+	})
+}

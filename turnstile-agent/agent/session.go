@@ -25,7 +25,9 @@ const (
 )
 
 // Connect opens the device's MQTT session and returns once it is ready:
-// subscribed to its decisions and config and announced online.
+// subscribed to its decisions and config and announced online. With a state
+// directory, an error wrapping ErrNotConnected means it is not ready yet:
+// the agent keeps trying in the background and decides offline meanwhile.
 //
 // The client id is "gate-"+Device and the session persistent (clean session
 // false), so decisions published while the link is down are queued by the
@@ -44,6 +46,7 @@ func (a *Agent) Connect(ctx context.Context) error {
 	// The first session setup reports here; this Connect's own channel, so a
 	// setup left over from an abandoned Connect cannot answer a later one.
 	ready := make(chan error, 1)
+	st := a.st
 	opts := mqtt.NewClientOptions().
 		AddBroker(a.cfg.BrokerURL).
 		SetClientID("gate-"+a.cfg.Device).
@@ -65,8 +68,17 @@ func (a *Agent) Connect(ctx context.Context) error {
 		SetOnConnectHandler(func(c mqtt.Client) { a.onConnect(c, ready) }).
 		SetStore(newCopyStore()).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			if st != nil {
+				st.linkUp.Store(false)
+				a.cancelDrain()
+			}
 			a.log.Warn("broker connection lost, reconnecting", "error", err)
 		})
+	if st != nil {
+		// A gate with a queue works without the broker: it keeps trying to
+		// connect, from the first attempt on, and decides offline meanwhile.
+		opts.SetConnectRetry(true).SetConnectRetryInterval(2 * time.Second)
+	}
 
 	if a.openConn != nil {
 		opts.SetCustomOpenConnectionFn(a.openConn)
@@ -89,6 +101,24 @@ func (a *Agent) Connect(ctx context.Context) error {
 		a.connMu.Unlock()
 		return fmt.Errorf("agent: connect %s: %w", a.cfg.BrokerURL, err)
 	}
+	if st != nil {
+		// Whatever happens here, the client stays and keeps trying.
+		notYet := func(err error) error {
+			return fmt.Errorf("agent: connect %s: %w (%w; still trying, deciding offline meanwhile)", a.cfg.BrokerURL, ErrNotConnected, err)
+		}
+		if err := wait(ctx, client.Connect()); err != nil {
+			return notYet(err)
+		}
+		select {
+		case err := <-ready:
+			if err != nil {
+				return notYet(err)
+			}
+		case <-ctx.Done():
+			return notYet(ctx.Err())
+		}
+		return nil
+	}
 	if err := wait(ctx, client.Connect()); err != nil {
 		return fail(err)
 	}
@@ -103,6 +133,18 @@ func (a *Agent) Connect(ctx context.Context) error {
 	return nil
 }
 
+// Connected reports whether the agent's MQTT session is up (and, with a
+// state directory, set up: subscribed and announced online).
+func (a *Agent) Connected() bool {
+	if a.st != nil {
+		return a.st.linkUp.Load()
+	}
+	a.connMu.Lock()
+	c := a.client
+	a.connMu.Unlock()
+	return c != nil && c.IsConnectionOpen()
+}
+
 // onConnect runs on its own goroutine after every successful (re)connect.
 func (a *Agent) onConnect(c mqtt.Client, ready chan<- error) {
 	err := a.setup(c)
@@ -110,6 +152,10 @@ func (a *Agent) onConnect(c mqtt.Client, ready chan<- error) {
 		a.log.Error("session setup failed", "error", err)
 	} else {
 		a.log.Info("connected", "broker", a.cfg.BrokerURL)
+		if st := a.st; st != nil {
+			st.linkUp.Store(true)
+			a.cancelDrain() // and start one on this session
+		}
 	}
 	// Only Connect reads this, for the first connect; later results find the
 	// buffer full and are dropped.
@@ -158,6 +204,9 @@ func (a *Agent) Close() {
 	a.connMu.Lock()
 	client := a.client
 	a.connMu.Unlock()
+	if a.st != nil {
+		defer a.closeStation()
+	}
 	if client == nil {
 		return
 	}
@@ -182,16 +231,32 @@ func (a *Agent) Close() {
 	a.log.Info("disconnected")
 }
 
-// status encodes this device's status in state s.
+// status encodes this device's status in state s: what the fleet view
+// shows of it, and the acknowledgement of the config and deny list it has
+// applied.
 func (a *Agent) status(s proto.State) ([]byte, error) {
-	return proto.Status{
+	m := proto.Status{
 		Device:   a.cfg.Device,
 		Site:     a.cfg.Site,
 		Kind:     a.cfg.Kind,
 		State:    s,
 		Software: a.cfg.Software,
 		At:       proto.At(a.cfg.Now()),
-	}.Encode()
+	}
+	m.ConfigVersion, m.DenyListVersion = a.configVersions()
+	if st := a.st; st != nil {
+		m.QueueDepth = st.q.Len()
+		if st.clockKnown.Load() {
+			off := st.clockOffset.Load()
+			m.ClockOffsetMS = &off
+		}
+		m.OfflineOpened = int64(a.stats.offlineOpened.Load())
+		m.OfflineRefused = int64(a.stats.offlineRefused.Load())
+		a.configMu.Lock()
+		m.HeartbeatS = int(st.heartbeat / time.Second)
+		a.configMu.Unlock()
+	}
+	return m.Encode()
 }
 
 // onMessage receives everything the broker delivers to this session.

@@ -5,12 +5,9 @@ import (
 	"github.com/vnpass/vnpass/proto"
 )
 
-// uplink carries encoded taps to the cloud. Every tap goes through this one
-// seam, so the transport can change under the tap path without touching it:
-// today it is a QoS 1 publish straight to the broker; offline mode puts a
-// durable on-disk queue in front of it that accepts the tap first (the
-// delivery completes once the tap is on disk) and forwards it when the broker
-// is reachable.
+// uplink carries encoded taps to the cloud for an agent without a state
+// directory (online only): a QoS 1 publish straight to the broker. With a
+// state directory every tap goes through the queue instead (outbox.go).
 type uplink interface {
 	// send hands one encoded tap to the transport without blocking on the
 	// network. The tap's event id stays the same through every retry.
@@ -37,7 +34,7 @@ func (u mqttUplink) send(_ proto.Tap, payload []byte) delivery {
 	// While paho reconnects it would keep the tap and send it once the link
 	// is back, long after the gate refused the rider, who may be charged for
 	// a gate that stayed shut. Without a durable queue and a local decision
-	// (offline mode) the honest answer is to fail now.
+	// (a state directory) the honest answer is to fail now.
 	if !u.client.IsConnectionOpen() {
 		return failed{ErrNotConnected}
 	}

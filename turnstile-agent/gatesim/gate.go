@@ -1,7 +1,8 @@
 // Package gatesim is a simulated turnstile. It keeps the state a real gate
 // controller would report (how often it opened and refused, what its display
 // last showed) and writes one human-readable line per event, for someone
-// watching a simulated station.
+// watching a simulated station. It is both halves of the hardware seam
+// (device.Actuator and device.Display), and the agent's Gate by itself.
 package gatesim
 
 import (
@@ -58,6 +59,37 @@ func (g *Gate) Refuse(d proto.Display) {
 	g.state.LastOpen = false
 	g.state.Last = d
 	g.write(labelClosed, d)
+}
+
+// Show puts d on the display (device.Display) and writes the event line.
+func (g *Gate) Show(open bool, d proto.Display) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.state.Last = d
+	label := labelClosed
+	if open {
+		label = labelOpen
+	}
+	g.write(label, d)
+	return nil
+}
+
+// Release lets one passage through (device.Actuator).
+func (g *Gate) Release() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.state.Opened++
+	g.state.LastOpen = true
+	return nil
+}
+
+// Hold keeps the barrier shut (device.Actuator).
+func (g *Gate) Hold() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.state.Refused++
+	g.state.LastOpen = false
+	return nil
 }
 
 // State returns a snapshot of the gate's state.

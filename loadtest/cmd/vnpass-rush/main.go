@@ -20,6 +20,7 @@ import (
 	"github.com/vnpass/vnpass/loadtest/rush"
 	"github.com/vnpass/vnpass/money"
 	"github.com/vnpass/vnpass/proto"
+	"github.com/vnpass/vnpass/services/authjwt"
 )
 
 func main() {
@@ -60,6 +61,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	stations := fs.String("stations", "", "comma-separated station (site) ids instead of a whole network")
 	quiet := fs.Bool("quiet", false, "do not print every gate event")
 	timeout := fs.Duration("timeout", 2*time.Second, "how long a gate waits for a decision (keep equal to the service's VNPASS_DECISION_TIMEOUT)")
+	postpaid := fs.Int("postpaid-every", 5, "every n-th adult rider travels post-paid from a linked bank account (needs VNPASS_API_SECRET and a payment provider; 0: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -91,6 +93,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	cfg.Riders, cfg.Window, cfg.RideTime, cfg.GatesPerStation, cfg.DecisionTimeout = *riders, *window, *ride, *gates, *timeout
+	if secret := getenv("VNPASS_API_SECRET"); *postpaid > 0 && secret != "" && getenv("VNPASS_PAY_URL") != "" {
+		// The simulation acts as the riders' app: it signs in as each
+		// post-paid rider to link their bank account.
+		iss, err := authjwt.New([]byte(secret), nil)
+		if err != nil {
+			return err
+		}
+		cfg.PostpaidEvery = *postpaid
+		cfg.RiderToken = func(subject string) (string, error) { return iss.Issue(subject, authjwt.RoleRider, time.Hour) }
+	}
 	cfg.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	if !*quiet {
 		cfg.Out = stdout
@@ -101,14 +113,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
-	var fares int64
-	free := 0
+	var fares, postpaidFares int64
+	free, postpaidRiders := 0, 0
 	for _, t := range rep.Trips {
 		if f := t.Exit.Decision.FareVND; f != nil {
 			fares += *f
 			if *f == 0 {
 				free++
 			}
+			if t.Rider.Postpaid {
+				postpaidFares += *f
+			}
+		}
+		if t.Rider.Postpaid {
+			postpaidRiders++
 		}
 	}
 	fmt.Fprintf(stdout, "\n── Tổng kết / Summary ─────────────────────────────\n")
@@ -117,6 +135,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		rep.Percentile(50).Round(time.Microsecond), rep.Percentile(95).Round(time.Microsecond),
 		rep.Percentile(99).Round(time.Microsecond), rep.Percentile(100).Round(time.Microsecond))
 	fmt.Fprintf(stdout, "fares charged at exit gates: %s; %d riders rode free (children under 6, people 60+)\n", money.Format(money.Dong(fares)), free)
+	if postpaidRiders > 0 {
+		fmt.Fprintf(stdout, "%d riders travelled post-paid (a linked bank account): %s to collect\n", postpaidRiders, money.Format(money.Dong(postpaidFares)))
+	}
 	if len(rep.Trips) > 0 {
 		t := rep.Trips[0]
 		fmt.Fprintf(stdout, "a rider to look up: %s (%s -> %s)\n", t.Rider.Subject, t.Origin, t.Destination)

@@ -49,6 +49,7 @@ func configEnv(c Config) []string {
 		"VNPASS_API_SECRET=" + c.APISecret, "VNPASS_PSEUDONYM_KEY=" + c.PseudonymKey,
 		"VNPASS_DECISION_TIMEOUT=" + c.DecisionTimeout.String(),
 		"VNPASS_MIN_TAP_INTERVAL=" + c.MinTapInterval.String(),
+		"VNPASS_PAY_URL=" + c.PayURL, "VNPASS_PAY_CLIENT_KEY=" + c.PayClientKey, "VNPASS_PAY_PROVIDER=" + c.PayProvider,
 	}
 }
 

@@ -105,11 +105,12 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	m.Exporter = &ridership.Exporter{Source: m.Store, Sink: m.Sink, Pseudo: pseudo, Interval: cfg.ExportInterval, Log: m.Log}
 	m.goRun(func() { m.Exporter.Run(runCtx) })
-	// Assertion ids that expired an hour ago (far beyond the verifier's
-	// leeway: a replay is refused as expired) need not be kept.
+	// Assertion ids are kept as long as a tap decided offline may arrive
+	// with one (MaxOfflineAge) and an hour more (beyond the verifier's
+	// leeway: a replay is then refused as expired or too old).
 	m.goRun(func() {
 		m.every(runCtx, 10*time.Minute, "purged expired assertion ids", func(ctx context.Context) (int, error) {
-			n, err := m.Store.PurgeAssertionUses(ctx, cfg.Now().Add(-time.Hour))
+			n, err := m.Store.PurgeAssertionUses(ctx, cfg.Now().Add(-m.Proc.MaxOfflineAge()-time.Hour))
 			return int(n), err
 		})
 	})

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/vnpass/vnpass/proto"
+)
+
+// Config of the fleet service. Every field comes from an environment
+// variable (named beside it); ConfigFromEnv applies defaults and validates.
+type Config struct {
+	MQTTURL      string       // VNPASS_MQTT_URL
+	MQTTUser     string       // VNPASS_MQTT_SERVICE_USER
+	MQTTPassword string       // VNPASS_MQTT_SERVICE_PASSWORD
+	Topics       proto.Topics // VNPASS_MQTT_ROOT, default vnpass/v1
+	Instance     string       // VNPASS_INSTANCE: the MQTT client id is fleet-<instance>
+	APIAddr      string       // VNPASS_FLEET_ADDR, default 127.0.0.1:58070
+	APISecret    string       // VNPASS_API_SECRET, at least 32 bytes (the platform's token secret)
+	// OverdueCheck is how often devices are checked for missed heartbeats,
+	// to log each one that falls silent or comes back
+	// (VNPASS_FLEET_OVERDUE_CHECK, default 10s).
+	OverdueCheck time.Duration
+	// DenyListURL is the fare service's deny list (VNPASS_DENY_LIST_URL,
+	// e.g. http://127.0.0.1:58080/v1/deny-list): fetched every
+	// DenyListEvery (VNPASS_DENY_LIST_EVERY, default 1m) and pushed to
+	// every gate when it changed, and at least every DenyListRefresh
+	// (default 1h) so that gates deciding offline know it is current.
+	// Empty: no deny list is pushed.
+	DenyListURL     string
+	DenyListEvery   time.Duration
+	DenyListRefresh time.Duration
+	Now             func() time.Time
+}
+
+// ConfigFromEnv reads the config through getenv.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		MQTTURL:      getenv("VNPASS_MQTT_URL"),
+		MQTTUser:     getenv("VNPASS_MQTT_SERVICE_USER"),
+		MQTTPassword: getenv("VNPASS_MQTT_SERVICE_PASSWORD"),
+		Topics:       proto.Topics{Root: getenv("VNPASS_MQTT_ROOT")},
+		Instance:     getenv("VNPASS_INSTANCE"),
+		APIAddr:      getenv("VNPASS_FLEET_ADDR"),
+		APISecret:    getenv("VNPASS_API_SECRET"),
+		DenyListURL:  getenv("VNPASS_DENY_LIST_URL"),
+	}
+	if d := getenv("VNPASS_DENY_LIST_EVERY"); d != "" {
+		v, err := time.ParseDuration(d)
+		if err != nil || v < 100*time.Millisecond || v > time.Hour {
+			return c, fmt.Errorf("config: VNPASS_DENY_LIST_EVERY %q: want a duration from 100ms to 1h", d)
+		}
+		c.DenyListEvery = v
+	}
+	if d := getenv("VNPASS_FLEET_OVERDUE_CHECK"); d != "" {
+		v, err := time.ParseDuration(d)
+		if err != nil || v < 100*time.Millisecond || v > time.Hour {
+			return c, fmt.Errorf("config: VNPASS_FLEET_OVERDUE_CHECK %q: want a duration from 100ms to 1h", d)
+		}
+		c.OverdueCheck = v
+	}
+	return c, c.Validate()
+}
+
+// Validate applies defaults and checks the config.
+func (c *Config) Validate() error {
+	if c.Instance == "" {
+		host, _ := os.Hostname()
+		b := make([]byte, 3)
+		rand.Read(b)
+		c.Instance = fmt.Sprintf("%s-%x", host, b)
+	}
+	if c.APIAddr == "" {
+		c.APIAddr = "127.0.0.1:58070"
+	}
+	if c.OverdueCheck == 0 {
+		c.OverdueCheck = 10 * time.Second
+	}
+	if c.DenyListEvery == 0 {
+		c.DenyListEvery = time.Minute
+	}
+	if c.DenyListRefresh == 0 {
+		c.DenyListRefresh = time.Hour
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.MQTTURL == "" {
+		return errors.New("config: missing VNPASS_MQTT_URL (deploy/local/stack.sh env prints the servers' settings)")
+	}
+	if len(c.APISecret) < 32 {
+		return errors.New("config: VNPASS_API_SECRET must be at least 32 bytes")
+	}
+	return nil
+}
+
+// String shows the config with secrets masked, for the start-up log.
+func (c Config) String() string {
+	mask := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return "***"
+	}
+	return fmt.Sprintf("mqtt=%s user=%s password=%s status=%s instance=%s api=%s api_secret=%s overdue_check=%s",
+		c.MQTTURL, c.MQTTUser, mask(c.MQTTPassword), c.Topics.Filter(proto.ChanStatus), c.Instance,
+		c.APIAddr, mask(c.APISecret), c.OverdueCheck)
+}
+
+// adminFromEnv is the broker's dynamic-security administrator, for the
+// device subcommand.
+func adminFromEnv(getenv func(string) string) (url, user, password string, err error) {
+	url, user, password = getenv("VNPASS_MQTT_URL"), getenv("VNPASS_MQTT_ADMIN_USER"), getenv("VNPASS_MQTT_ADMIN_PASSWORD")
+	var missing []string
+	for name, v := range map[string]string{"VNPASS_MQTT_URL": url, "VNPASS_MQTT_ADMIN_USER": user, "VNPASS_MQTT_ADMIN_PASSWORD": password} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return "", "", "", fmt.Errorf("missing %s (deploy/local/stack.sh env prints them)", strings.Join(missing, ", "))
+	}
+	return url, user, password, nil
+}
