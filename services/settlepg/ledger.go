@@ -19,6 +19,13 @@ func nullTime(t time.Time) any {
 	return t
 }
 
+// PostTx writes balanced transactions inside a transaction the caller
+// holds (another package's records and the money they move, committed
+// together): see postAll. Each transaction's key must be unique.
+func PostTx(ctx context.Context, tx pgx.Tx, at time.Time, txs ...ledger.Transaction) error {
+	return postAll(ctx, tx, txs, at, nil)
+}
+
 // post writes one balanced transaction and moves the balances it touches;
 // see postAll.
 func post(ctx context.Context, tx pgx.Tx, t ledger.Transaction, at time.Time) error {

@@ -39,9 +39,13 @@ type Main struct {
 	Store    *settlepg.Store
 	Sink     *ridershipch.Sink
 	Proc     *admission.Processor
-	Ingest   *tapmqtt.Ingestor
-	Exporter *ridership.Exporter
-	Auth     *authjwt.Issuer
+	Dispatch *admission.Dispatch
+	// TapHandlers decide taps of other device kinds than the metro's
+	// (parking barriers, rail gates); set before Open.
+	TapHandlers map[proto.Kind]admission.TapHandler
+	Ingest      *tapmqtt.Ingestor
+	Exporter    *ridership.Exporter
+	Auth        *authjwt.Issuer
 	// Payments is the payment provider of post-paid riders; nil when none
 	// is configured (every rider is prepaid).
 	Payments  payment.Provider
@@ -119,10 +123,17 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		m.every(runCtx, time.Minute, "closed journeys with a missing exit at the maximum fare", m.Proc.Sweep)
 	})
 
+	// One tap stream for every kind of device: metro gates go to the
+	// fare processor; parking barriers and rail gates to their own
+	// handlers, registered here (TapHandlers).
+	m.Dispatch = &admission.Dispatch{Default: m.Proc, ByKind: map[proto.Kind]admission.TapHandler{}}
+	for kind, h := range m.TapHandlers {
+		m.Dispatch.ByKind[kind] = h
+	}
 	m.Ingest, err = tapmqtt.New(tapmqtt.Config{
 		BrokerURL: cfg.MQTTURL, Username: cfg.MQTTUser, Password: cfg.MQTTPassword,
 		ClientID: "fare-" + cfg.Instance, Group: cfg.Group, Topics: cfg.Topics, Workers: cfg.Workers,
-		Handler: m.Proc, Log: m.Log,
+		Handler: m.Dispatch, Log: m.Log,
 	})
 	if err != nil {
 		return err
