@@ -11,6 +11,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -83,6 +86,13 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	log.Info("starting vnpass-fare", "config", cfg.String())
+	if addr := os.Getenv("VNPASS_PPROF_ADDR"); addr != "" {
+		// Profiles for performance work (net/http/pprof), on loopback only.
+		if h, _, err := net.SplitHostPort(addr); err != nil || (h != "127.0.0.1" && h != "localhost" && h != "::1") {
+			return fmt.Errorf("config: VNPASS_PPROF_ADDR %q: want a loopback host:port", addr)
+		}
+		go func() { log.Warn("pprof stopped", "err", http.ListenAndServe(addr, nil)) }()
+	}
 	m := &Main{Config: cfg, Log: log}
 	if err := m.Open(ctx); err != nil {
 		return err

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The platform at a sustained tap rate on this machine (issue 9): starts the
+# servers, builds the fare service and runs vnpass-load against a fresh
+# database and topic root, with the bare MQTT round trip measured first.
+# Arguments go to vnpass-load, e.g. deploy/local/load.sh -rate 5000 -for 60s
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$VNPASS_ROOT"
+need_go
+deploy/local/stack.sh up >/dev/null
+load_env
+mkdir -p bin
+go build -o bin/ ./services/cmd/vnpass-fare ./loadtest/cmd/vnpass-load
+exec bin/vnpass-load "$@"
