@@ -327,4 +327,3 @@ func waitHTTP(ctx context.Context, u string, d time.Duration) error {
 		}
 	}
 }
-
