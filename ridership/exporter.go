@@ -19,11 +19,15 @@ type Exporter struct {
 
 // Once exports one batch of taps and one of journeys and reports how many
 // rows went out.
-func (e *Exporter) Once(ctx context.Context) (int, error) {
-	n := e.BatchSize
-	if n <= 0 {
-		n = 5000
+func (e *Exporter) batch() int {
+	if e.BatchSize <= 0 {
+		return 5000
 	}
+	return e.BatchSize
+}
+
+func (e *Exporter) Once(ctx context.Context) (int, error) {
+	n := e.batch()
 	taps, err := e.Source.PendingTaps(ctx, n, e.Pseudo.Key)
 	if err != nil {
 		return 0, fmt.Errorf("ridership: read taps: %w", err)
@@ -78,7 +82,11 @@ func (e *Exporter) Run(ctx context.Context) error {
 			}
 			log.ErrorContext(ctx, "ridership export failed", "err", err)
 		}
-		if n > 0 && err == nil {
+		if err == nil && n >= e.batch() {
+			// A full batch: more is waiting, go on at once. A partial
+			// one waits for the interval, so that a steady stream of taps
+			// is written in batches of an interval's worth instead of many
+			// small ones (each insert is a part ClickHouse must merge).
 			continue
 		}
 		select {
