@@ -53,6 +53,14 @@ type Config struct {
 	Matcher Matcher
 	// Wait is how long to wait for the last decisions after sending stops.
 	Wait time.Duration
+	// Resend is how long a gate waits for a decision before sending the
+	// tap again, with the same event id, as a gate agent does from its
+	// queue (0: never; latency is counted from the first send).
+	Resend time.Duration
+	// At, when set, is called once when the given share of the taps has
+	// been sent (a fault drill starts there).
+	At      func()
+	AtShare float64
 }
 
 // Report is what a run measured.
@@ -63,6 +71,11 @@ type Report struct {
 	Latencies           []time.Duration
 	Reasons             map[proto.Reason]int
 	Late                int // taps published more than 50 ms behind schedule (the generator could not keep up)
+	Resent              int // taps sent again for want of a decision
+	// MaxGap is the longest stretch with no decision at all between the
+	// first and the last: an outage as the gates saw it.
+	MaxGap    time.Duration
+	decidedAt []time.Time
 }
 
 // Rate is decisions per second over the run.
@@ -89,7 +102,13 @@ type gateConn struct {
 	g       Gate
 	client  mqtt.Client
 	mu      sync.Mutex
-	pending map[string]time.Time
+	pending map[string]*sentTap
+}
+
+type sentTap struct {
+	first, last time.Time
+	topic       string
+	payload     []byte
 }
 
 type tapJob struct {
@@ -113,7 +132,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for _, r := range cfg.Riders {
 		for _, g := range []Gate{r.From, r.To} {
 			if gates[g] == nil {
-				gates[g] = &gateConn{g: g, pending: map[string]time.Time{}}
+				gates[g] = &gateConn{g: g, pending: map[string]*sentTap{}}
 			}
 		}
 	}
@@ -124,14 +143,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			user, pass, id = cfg.Logins(g)
 		}
 		gc := gc
-		opts := mqtt.NewClientOptions().AddBroker(cfg.BrokerURL).SetClientID(id).SetUsername(user).SetPassword(pass).
-			SetCleanSession(true).SetAutoReconnect(false).SetMaxResumePubInFlight(1000).SetWriteTimeout(10 * time.Second)
-		gc.client = mqtt.NewClient(opts)
-		if tok := gc.client.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-			connectErr = fmt.Errorf("sustain: connect %s: %v", g.Device, tok.Error())
-			break
-		}
-		tok := gc.client.Subscribe(cfg.Topics.Decisions(g.Site, g.Device), 1, func(_ mqtt.Client, m mqtt.Message) {
+		onDecision := func(_ mqtt.Client, m mqtt.Message) {
 			now := time.Now()
 			d, err := proto.DecodeDecision(m.Payload())
 			if err != nil {
@@ -142,17 +154,45 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			delete(gc.pending, d.EventID)
 			gc.mu.Unlock()
 			if !ok {
-				return // a duplicate decision (QoS 1)
+				return // a duplicate decision (QoS 1, or an answer to a re-sent tap)
 			}
 			lastDecision.Store(now.UnixNano())
 			repMu.Lock()
 			rep.Decided++
-			rep.Latencies = append(rep.Latencies, now.Sub(sent))
+			rep.Latencies = append(rep.Latencies, now.Sub(sent.first))
+			rep.decidedAt = append(rep.decidedAt, now)
 			rep.Reasons[d.Reason]++
 			repMu.Unlock()
-		})
-		if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-			connectErr = fmt.Errorf("sustain: subscribe %s: %v", g.Device, tok.Error())
+		}
+		subscribed := make(chan error, 1)
+		decisions := cfg.Topics.Decisions(g.Site, g.Device)
+		// Like a gate agent: reconnects on its own and subscribes again
+		// (a clean session keeps nothing at the broker).
+		opts := mqtt.NewClientOptions().AddBroker(cfg.BrokerURL).SetClientID(id).SetUsername(user).SetPassword(pass).
+			SetCleanSession(true).SetAutoReconnect(true).SetConnectRetry(true).SetMaxReconnectInterval(time.Second).
+			SetMaxResumePubInFlight(1000).SetWriteTimeout(10 * time.Second).
+			SetOnConnectHandler(func(c mqtt.Client) {
+				tok := c.Subscribe(decisions, 1, onDecision)
+				tok.WaitTimeout(10 * time.Second)
+				select {
+				case subscribed <- tok.Error():
+				default:
+				}
+			})
+		gc.client = mqtt.NewClient(opts)
+		if tok := gc.client.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			connectErr = fmt.Errorf("sustain: connect %s: %v", g.Device, tok.Error())
+			break
+		}
+		select {
+		case err := <-subscribed:
+			if err != nil {
+				connectErr = fmt.Errorf("sustain: subscribe %s: %v", g.Device, err)
+			}
+		case <-time.After(10 * time.Second):
+			connectErr = fmt.Errorf("sustain: subscribe %s: no SUBACK", g.Device)
+		}
+		if connectErr != nil {
 			break
 		}
 	}
@@ -197,17 +237,53 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 					sendErr.Store(err)
 					continue
 				}
+				topic := cfg.Topics.Taps(g.Site, g.Device)
 				j.gate.mu.Lock()
-				j.gate.pending[t.EventID] = now
+				j.gate.pending[t.EventID] = &sentTap{first: now, last: now, topic: topic, payload: b}
 				j.gate.mu.Unlock()
-				j.gate.client.Publish(cfg.Topics.Taps(g.Site, g.Device), 1, false, b)
+				j.gate.client.Publish(topic, 1, false, b)
 			}
 		}()
 	}
+	stopResend := make(chan struct{})
+	var resent atomic.Int64
+	if cfg.Resend > 0 {
+		go func() {
+			t := time.NewTicker(cfg.Resend / 4)
+			defer t.Stop()
+			for {
+				select {
+				case <-stopResend:
+					return
+				case <-t.C:
+				}
+				now := time.Now()
+				for _, gc := range gates {
+					gc.mu.Lock()
+					for _, p := range gc.pending {
+						if now.Sub(p.last) >= cfg.Resend {
+							p.last = now
+							resent.Add(1)
+							gc.client.Publish(p.topic, 1, false, p.payload)
+						}
+					}
+					gc.mu.Unlock()
+				}
+			}
+		}()
+	}
+	defer close(stopResend)
 	start := time.Now()
 	interval := time.Second / time.Duration(cfg.Rate)
 	n := len(cfg.Riders)
+	atTap := -1
+	if cfg.At != nil {
+		atTap = int(cfg.AtShare * float64(total))
+	}
 	for s := 0; s < total; s++ {
+		if s == atTap {
+			go cfg.At()
+		}
 		due := start.Add(time.Duration(s) * interval)
 		if d := time.Until(due); d > 0 {
 			select {
@@ -246,6 +322,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	defer repMu.Unlock()
 	rep.Lost = total - rep.Decided
 	rep.Late = int(late.Load())
+	rep.Resent = int(resent.Load())
+	sort.Slice(rep.decidedAt, func(i, j int) bool { return rep.decidedAt[i].Before(rep.decidedAt[j]) })
+	for i := 1; i < len(rep.decidedAt); i++ {
+		if g := rep.decidedAt[i].Sub(rep.decidedAt[i-1]); g > rep.MaxGap {
+			rep.MaxGap = g
+		}
+	}
 	if last := lastDecision.Load(); last > 0 {
 		rep.Elapsed = time.Unix(0, last).Sub(start)
 	}

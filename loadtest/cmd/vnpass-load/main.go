@@ -75,6 +75,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	bin := fs.String("fare-bin", "bin/vnpass-fare", "the fare service binary")
 	workers := fs.Int("workers", 64, "the fare service's tap workers (VNPASS_WORKERS)")
 	keep := fs.Bool("keep", false, "keep the run's databases")
+	drill := fs.String("drill", "", "a fault halfway through the run: kill-fare (SIGKILL the fare service, start it again), restart-pg, restart-mqtt, stop-ch (ClickHouse down for -outage)")
+	outage := fs.Duration("outage", 10*time.Second, "how long the drill's fault lasts (stop-ch)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -194,8 +196,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, *bin)
-	cmd.Env = append(os.Environ(),
+	fareEnv := append(os.Environ(),
 		"VNPASS_PG_URL="+pgURL, "VNPASS_MQTT_ROOT="+root, "VNPASS_CH_DATABASE="+db,
 		"VNPASS_VNEID_ISSUER=https://vneid-load.local", "VNPASS_VNEID_JWKS_URL=http://"+ln.Addr().String()+"/.well-known/jwks.json",
 		"VNPASS_API_ADDR="+apiAddr, "VNPASS_API_SECRET="+randHex(32), "VNPASS_PSEUDONYM_KEY="+randHex(32),
@@ -206,23 +207,86 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		return err
 	}
 	defer logf.Close()
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", *bin, err)
+	var cmd *exec.Cmd
+	startFare := func() error {
+		cmd = exec.CommandContext(ctx, *bin)
+		cmd.Env = fareEnv
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("start %s: %w", *bin, err)
+		}
+		if err := waitHTTP(ctx, "http://"+apiAddr+"/healthz", 30*time.Second); err != nil {
+			return fmt.Errorf("fare service did not start (log %s): %w", logf.Name(), err)
+		}
+		return nil
+	}
+	if err := startFare(); err != nil {
+		return err
 	}
 	defer func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 	}()
-	if err := waitHTTP(ctx, "http://"+apiAddr+"/healthz", 30*time.Second); err != nil {
-		return fmt.Errorf("fare service did not start (log %s): %w", logf.Name(), err)
-	}
 	fmt.Fprintf(out, "fare service up (log %s)\n", logf.Name())
 
 	cfg := sustain.Config{
 		BrokerURL: getenv("VNPASS_MQTT_URL"), User: getenv("VNPASS_MQTT_GATE_USER"), Password: getenv("VNPASS_MQTT_GATE_PASSWORD"),
 		Topics: proto.Topics{Root: root}, Rate: *rate, For: *dur, Riders: rs, Matcher: idp,
+		Resend: 2 * time.Second, Wait: 30 * time.Second,
 	}
+	var drillLog []string
+	note := func(format string, a ...any) {
+		drillLog = append(drillLog, time.Now().Format("15:04:05.000")+" "+fmt.Sprintf(format, a...))
+	}
+	stack := func(args ...string) error {
+		c := exec.CommandContext(ctx, "deploy/local/stack.sh", args...)
+		b, err := c.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("stack.sh %v: %v: %s", args, err, b)
+		}
+		return nil
+	}
+	switch *drill {
+	case "":
+	case "kill-fare":
+		cfg.At = func() {
+			note("SIGKILL the fare service")
+			cmd.Process.Signal(syscall.SIGKILL)
+			cmd.Wait()
+			if err := startFare(); err != nil {
+				note("restart failed: %v", err)
+				return
+			}
+			note("fare service answering again")
+		}
+	case "restart-pg", "restart-mqtt":
+		server := strings.TrimPrefix(*drill, "restart-")
+		cfg.At = func() {
+			note("stopping %s", server)
+			if err := stack("down", server); err != nil {
+				note("%v", err)
+			}
+			if err := stack("up", server); err != nil {
+				note("%v", err)
+			}
+			note("%s up again", server)
+		}
+	case "stop-ch":
+		cfg.At = func() {
+			note("stopping ClickHouse for %s", *outage)
+			if err := stack("down", "ch"); err != nil {
+				note("%v", err)
+			}
+			time.Sleep(*outage)
+			if err := stack("up", "ch"); err != nil {
+				note("%v", err)
+			}
+			note("ClickHouse up again")
+		}
+	default:
+		return fmt.Errorf("-drill %q: want kill-fare, restart-pg, restart-mqtt or stop-ch", *drill)
+	}
+	cfg.AtShare = 0.5
 	var ceiling float64
 	if *ceilingFor > 0 {
 		cc := cfg
@@ -258,6 +322,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	}
 	sort.Strings(reasons)
 	fmt.Fprintf(out, "decisions by reason: %s\n", strings.Join(reasons, ", "))
+	fmt.Fprintf(out, "taps re-sent by the gates for want of a decision: %d; longest stretch with no decision: %s\n", rep.Resent, rep.MaxGap.Round(time.Millisecond))
+	for _, l := range drillLog {
+		fmt.Fprintf(out, "drill: %s\n", l)
+	}
 
 	// The books: every tap once, the ledger balanced, ClickHouse = PostgreSQL.
 	var taps, distinct int64
