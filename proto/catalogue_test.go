@@ -76,6 +76,31 @@ var decisionCases = []struct {
 		raw:  `{"v":1,"event_id":"019ab5c3-0f2e-7a10-8b2c-3d4e5f607184","open":false,"reason":"assertion_replayed","display":{"vi":"Xác thực đã được sử dụng","en":"Identity check already used"},"decided_at":"2026-11-24T07:30:00.120Z"}`,
 		msg:  Decision{V: 1, EventID: "019ab5c3-0f2e-7a10-8b2c-3d4e5f607184", Reason: ReasonAssertionReplayed, Display: ReasonAssertionReplayed.Display(), DecidedAt: At(t0)},
 	},
+	{
+		name: "parking exit: plate does not match",
+		raw:  `{"v":1,"event_id":"019ab5c3-0f2e-7a10-8b2c-3d4e5f607188","open":false,"reason":"plate_mismatch","display":{"vi":"Biển số không khớp, vui lòng liên hệ nhân viên","en":"Plate does not match, please ask the attendant"},"decided_at":"2026-11-24T07:30:00.120Z"}`,
+		msg:  Decision{V: 1, EventID: "019ab5c3-0f2e-7a10-8b2c-3d4e5f607188", Reason: ReasonPlateMismatch, Display: ReasonPlateMismatch.Display(), DecidedAt: At(t0)},
+	},
+	{
+		name: "parking entry: lot full",
+		raw:  `{"v":1,"event_id":"019ab5c3-0f2e-7a10-8b2c-3d4e5f607189","open":false,"reason":"lot_full","display":{"vi":"Bãi đã hết chỗ","en":"Lot full"},"decided_at":"2026-11-24T07:30:00.120Z"}`,
+		msg:  Decision{V: 1, EventID: "019ab5c3-0f2e-7a10-8b2c-3d4e5f607189", Reason: ReasonLotFull, Display: ReasonLotFull.Display(), DecidedAt: At(t0)},
+	},
+	{
+		name: "rail gate: ticket already used",
+		raw:  `{"v":1,"event_id":"019ab5c3-0f2e-7a10-8b2c-3d4e5f607185","open":false,"reason":"ticket_used","display":{"vi":"Vé tàu đã được sử dụng","en":"Train ticket already used"},"decided_at":"2026-11-24T07:30:00.120Z"}`,
+		msg:  Decision{V: 1, EventID: "019ab5c3-0f2e-7a10-8b2c-3d4e5f607185", Reason: ReasonTicketUsed, Display: ReasonTicketUsed.Display(), DecidedAt: At(t0)},
+	},
+	{
+		name: "rail gate: no ticket",
+		raw:  `{"v":1,"event_id":"019ab5c3-0f2e-7a10-8b2c-3d4e5f607186","open":false,"reason":"no_ticket","display":{"vi":"Không tìm thấy vé tàu hợp lệ, vui lòng liên hệ nhân viên","en":"No valid train ticket found, please ask staff"},"decided_at":"2026-11-24T07:30:00.120Z"}`,
+		msg:  Decision{V: 1, EventID: "019ab5c3-0f2e-7a10-8b2c-3d4e5f607186", Reason: ReasonNoTicket, Display: ReasonNoTicket.Display(), DecidedAt: At(t0)},
+	},
+	{
+		name: "rail gate: outside the window",
+		raw:  `{"v":1,"event_id":"019ab5c3-0f2e-7a10-8b2c-3d4e5f607187","open":false,"reason":"outside_window","display":{"vi":"Chưa đến giờ hoặc đã quá giờ lên tàu","en":"Not boarding time for your train"},"decided_at":"2026-11-24T07:30:00.120Z"}`,
+		msg:  Decision{V: 1, EventID: "019ab5c3-0f2e-7a10-8b2c-3d4e5f607187", Reason: ReasonOutsideWindow, Display: ReasonOutsideWindow.Display(), DecidedAt: At(t0)},
+	},
 }
 
 var statusCases = []struct {

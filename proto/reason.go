@@ -23,11 +23,21 @@ const (
 	ReasonDeviceClock          Reason = "device_clock" // capture time in the future: the gate's clock is wrong
 	ReasonTooSoon              Reason = "too_soon"     // seconds after the rider's previous tap the other way
 	ReasonInDebt               Reason = "in_debt"      // post-paid rider whose unpaid debt is over the limit
+	// Rail gates (Hanoi Station): the rider's tickets, bound by the partner
+	// that sold them, decide; no fare is charged.
+	ReasonNoTicket      Reason = "no_ticket"      // no valid ticket from this station bound to the rider
+	ReasonTicketUsed    Reason = "ticket_used"    // the ticket for this departure was already used at a gate
+	ReasonOutsideWindow Reason = "outside_window" // a valid ticket, but its departure is not within the gate's window
 	// Offline decisions (proto.OfflineDecision) only: the device decided by
 	// itself and its risk policy refused.
 	ReasonOfflineLimit       Reason = "offline_limit"       // the rider's offline entries for the day are used up
 	ReasonOfflineUnavailable Reason = "offline_unavailable" // the device cannot decide offline: no keys, deny list too old
 	ReasonInternal           Reason = "internal_error"
+	// Parking barriers.
+	ReasonPlateMismatch Reason = "plate_mismatch" // the plate read is not the rider's vehicle (or is already inside)
+	ReasonLotFull       Reason = "lot_full"       // no space left for the vehicle's class
+	ReasonLotClosed     Reason = "lot_closed"     // outside the lot's opening hours
+	ReasonNoPlate       Reason = "no_plate"       // the plate reader read no plate
 )
 
 var reasonText = map[Reason]Display{
@@ -49,8 +59,15 @@ var reasonText = map[Reason]Display{
 	ReasonDeviceClock:          {VI: "Lỗi đồng hồ của cửa, vui lòng liên hệ nhân viên", EN: "Gate clock error, please ask staff"},
 	ReasonTooSoon:              {VI: "Vui lòng chờ giây lát rồi thử lại", EN: "Please wait a moment and try again"},
 	ReasonInDebt:               {VI: "Tài khoản còn nợ chưa thanh toán, vui lòng thanh toán trên ứng dụng", EN: "Unpaid balance, please pay in the app"},
+	ReasonNoTicket:             {VI: "Không tìm thấy vé tàu hợp lệ, vui lòng liên hệ nhân viên", EN: "No valid train ticket found, please ask staff"},
+	ReasonTicketUsed:           {VI: "Vé tàu đã được sử dụng", EN: "Train ticket already used"},
+	ReasonOutsideWindow:        {VI: "Chưa đến giờ hoặc đã quá giờ lên tàu", EN: "Not boarding time for your train"},
 	ReasonOfflineLimit:         {VI: "Mất kết nối: đã hết lượt vào ngoại tuyến hôm nay, vui lòng liên hệ nhân viên", EN: "Offline: no more offline entries today, please ask staff"},
 	ReasonOfflineUnavailable:   {VI: "Mất kết nối: cửa không thể xác nhận, vui lòng liên hệ nhân viên", EN: "Offline: gate cannot check you in, please ask staff"},
+	ReasonPlateMismatch:        {VI: "Biển số không khớp, vui lòng liên hệ nhân viên", EN: "Plate does not match, please ask the attendant"},
+	ReasonLotFull:              {VI: "Bãi đã hết chỗ", EN: "Lot full"},
+	ReasonLotClosed:            {VI: "Bãi đã đóng cửa", EN: "Lot closed"},
+	ReasonNoPlate:              {VI: "Không đọc được biển số, vui lòng liên hệ nhân viên", EN: "Plate not read, please ask the attendant"},
 	ReasonInternal:             {VI: "Lỗi hệ thống, vui lòng liên hệ nhân viên", EN: "System error, please ask staff"},
 }
 

@@ -72,3 +72,14 @@ load_env() {
   . "$app"
   set +a
 }
+
+# need_chromium: Debian's Chromium for the browser tests (the rider's page
+# at a phone's viewport). Installed once with apt; nothing to do when it is
+# there already.
+need_chromium() {
+  command -v chromium >/dev/null 2>&1 && return 0
+  echo "vnpass: installing Debian's chromium for the browser tests" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get -q update </dev/null >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get -q -y install --no-install-recommends chromium </dev/null >/dev/null
+  command -v chromium >/dev/null 2>&1 || { echo "vnpass: could not install chromium" >&2; exit 1; }
+}

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # All tests, on the real servers: install and start PostgreSQL, Mosquitto
-# and ClickHouse if needed, then vet, test with the race detector, and give
-# the wire decoders a short fuzzing run. Each test makes its own database,
-# ClickHouse database and MQTT topic root and removes them afterwards.
+# and ClickHouse if needed (and Debian's chromium for the browser tests),
+# then vet, test with the race detector, and give the wire decoders a short
+# fuzzing run. Each test makes its own database, ClickHouse database and MQTT
+# topic root and removes them afterwards.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$VNPASS_ROOT"
 
 need_go
+need_chromium
 deploy/local/stack.sh up
 load_env
 # The servers as configured: logins, passwords required, every broker ACL rule.

@@ -51,6 +51,13 @@ type Config struct {
 	PostpaidEvery int
 	RiderToken    func(subject string) (string, error)
 
+	// ParkingLot, when set with ParkEvery, puts an entry and an exit
+	// barrier at that parking lot (a lot id of the parking data, e.g.
+	// hnp-cat-linh): every ParkEvery-th rider parks a motorbike there
+	// before the trip and takes it out after.
+	ParkingLot string
+	ParkEvery  int
+
 	Out  io.Writer // gate events, one line each; nil for none
 	Log  *slog.Logger
 	Seed uint64
@@ -64,6 +71,11 @@ type Trip struct {
 	Entry       agent.Result
 	Exit        agent.Result
 	Exited      bool // an exit was attempted (the entry opened)
+	// Parked is set for a rider who parked (Config.ParkingLot): the plate
+	// and what the lot's barriers said.
+	Parked          bool
+	Plate           string
+	ParkIn, ParkOut agent.Result
 }
 
 // Report is the outcome of a rush.
@@ -75,6 +87,8 @@ type Report struct {
 	TimedOut  int
 	Latencies []time.Duration // publish -> decision, of taps that got one
 	Elapsed   time.Duration
+	// Parking barrier taps (not counted above) and how many opened.
+	ParkingTaps, ParkingOpened int
 }
 
 // Percentile of the decision latencies (p in 0..100).
@@ -175,16 +189,26 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		ride := cfg.RideTime + time.Duration(rng.Int64N(int64(cfg.RideTime)/2+1))
 		in := stations[trip.Origin].entries[rng.IntN(cfg.GatesPerStation)]
 		out := stations[trip.Destination].exits[rng.IntN(cfg.GatesPerStation)]
+		var lot *station
+		if l := stations[cfg.ParkingLot]; l != nil && cfg.ParkEvery > 0 && i%cfg.ParkEvery == 0 {
+			lot, trip.Parked, trip.Plate = l, true, fmt.Sprintf("29B1-%03d.%02d", i/100%1000, i%100)
+		}
 		wg.Add(1)
 		go func(i int, trip Trip) {
 			defer wg.Done()
 			if !sleep(ctx, arrive) {
 				return
 			}
+			if lot != nil {
+				trip.ParkIn, _ = lot.entries[0].Tap(ctx, trip.Rider.FaceRef, trip.Plate)
+			}
 			trip.Entry, _ = in.Tap(ctx, trip.Rider.FaceRef, "")
 			if trip.Entry.Decision.Open && sleep(ctx, ride) {
 				trip.Exited = true
 				trip.Exit, _ = out.Tap(ctx, trip.Rider.FaceRef, "")
+			}
+			if lot != nil && trip.ParkIn.Decision.Open {
+				trip.ParkOut, _ = lot.exits[0].Tap(ctx, trip.Rider.FaceRef, trip.Plate)
 			}
 			mu.Lock()
 			rep.Trips[i] = trip
@@ -194,6 +218,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	wg.Wait()
 	rep.Elapsed = time.Since(start)
 	for _, t := range rep.Trips {
+		if t.Parked {
+			for _, res := range []agent.Result{t.ParkIn, t.ParkOut} {
+				if res.EventID != "" || res.Decision.Reason != "" {
+					rep.ParkingTaps++
+					if res.Decision.Open {
+						rep.ParkingOpened++
+					}
+				}
+			}
+		}
 		for _, res := range []agent.Result{t.Entry, t.Exit} {
 			if res.EventID == "" && !res.Decision.Open && res.Decision.Reason == "" {
 				continue // no tap made
@@ -248,6 +282,17 @@ func startGates(ctx context.Context, cfg Config, m agent.Matcher) (map[string]*s
 			}
 		}
 	}
+	if cfg.ParkingLot != "" && cfg.ParkEvery > 0 {
+		for _, kind := range []proto.Kind{proto.KindParkingEntry, proto.KindParkingExit} {
+			dir := "in"
+			if kind == proto.KindParkingExit {
+				dir = "out"
+			}
+			dev := fmt.Sprintf("%s-%s01", cfg.ParkingLot, dir)
+			gates = append(gates, gate{cfg.ParkingLot, dev, kind})
+			devices = append(devices, dynsec.Device{Site: cfg.ParkingLot, Device: dev})
+		}
+	}
 	logins, done, err := cfg.logins(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -261,6 +306,9 @@ func startGates(ctx context.Context, cfg Config, m agent.Matcher) (map[string]*s
 	stations := make(map[string]*station, len(cfg.Stations))
 	for _, site := range cfg.Stations {
 		stations[site] = &station{}
+	}
+	if cfg.ParkingLot != "" && cfg.ParkEvery > 0 {
+		stations[cfg.ParkingLot] = &station{}
 	}
 	var all []*agent.Agent
 	for i, g := range gates {
@@ -277,7 +325,7 @@ func startGates(ctx context.Context, cfg Config, m agent.Matcher) (map[string]*s
 			return nil, all, fmt.Errorf("rush: gate %s: %w", g.dev, err)
 		}
 		all = append(all, a)
-		if st := stations[g.site]; g.kind == proto.KindMetroEntry {
+		if st := stations[g.site]; g.kind == proto.KindMetroEntry || g.kind == proto.KindParkingEntry {
 			st.entries = append(st.entries, a)
 		} else {
 			st.exits = append(st.exits, a)

@@ -39,6 +39,9 @@ type Config struct {
 	Log   *slog.Logger
 	// Routes adds other APIs' routes under /v1, behind the same JWT check.
 	Routes []func(v1 fiber.Router)
+	// Public adds routes outside /v1 with no token check (static pages
+	// whose scripts call /v1 with the rider's token).
+	Public []func(app fiber.Router)
 	// Passes sells passes when set: the fare data prices them, the store
 	// records them with their payment.
 	Passes    PassCatalogue
@@ -93,6 +96,9 @@ func New(cfg Config) *fiber.App {
 	h := &handlers{cfg: cfg}
 	app.Get("/healthz", h.health)
 	app.Get("/metrics", h.metrics)
+	for _, r := range cfg.Public {
+		r(app)
+	}
 	v1 := app.Group("/v1", cfg.Auth.Middleware())
 	v1.Post("/accounts", h.open)
 	v1.Get("/accounts/:subject", h.get)

@@ -5,6 +5,12 @@
 // operator consoles); the role says what a caller may do:
 // admin (everything), operator (read accounts), rider (only its own account,
 // sub = its VNeID subject).
+//
+// A rider's token is VNeID-issued in this sense: the VNeID app exchanges the
+// citizen's VNeID login with vnpass for it, and its subject is the
+// pseudonymous subject VNeID asserts at the gates (never the CCCD number).
+// Until that exchange runs against the real VNeID, `vnpass-fare token -role
+// rider -sub <subject>` signs one in development.
 package authjwt
 
 import (

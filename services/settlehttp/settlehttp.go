@@ -275,6 +275,7 @@ type ClearingView struct {
 	CorrectionsVND int64  `json:"corrections_vnd"`
 	RefundsVND     int64  `json:"refunds_vnd"`
 	PassesVND      int64  `json:"passes_vnd"`
+	ParkingVND     int64  `json:"parking_vnd"`
 	OtherVND       int64  `json:"other_vnd"`
 	TotalVND       int64  `json:"total_vnd"`
 	TotalText      string `json:"total_text"`
@@ -298,7 +299,7 @@ func (h *handlers) clearing(c *fiber.Ctx) error {
 	total := decimal.Zero
 	for i, r := range rows {
 		out[i] = ClearingView{r.Operator, r.Day, r.Journeys, r.Fares.IntPart(), r.Corrections.IntPart(), r.Refunds.IntPart(),
-			r.Passes.IntPart(), r.Other.IntPart(), r.Total.IntPart(), money.Format(r.Total), r.Ledger.IntPart(), r.Balanced()}
+			r.Passes.IntPart(), r.Parking.IntPart(), r.Other.IntPart(), r.Total.IntPart(), money.Format(r.Total), r.Ledger.IntPart(), r.Balanced()}
 		total = total.Add(r.Total)
 	}
 	return c.JSON(fiber.Map{"day": day.Format(time.DateOnly), "operators": out, "total_vnd": total.IntPart(), "total_text": money.Format(total)})

@@ -25,24 +25,33 @@ var ErrNoJourney = explain.ErrNoJourney
 // pass that paid for it. NULL columns (an exit not yet made, a fare not yet
 // set) read as zero values.
 func (s *Store) Journey(ctx context.Context, id int64) (admission.Journey, error) {
+	j, err := scanJourney(s.pool.QueryRow(ctx, `SELECT `+journeyColumns+` FROM journeys WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return admission.Journey{}, fmt.Errorf("%w: %d", ErrNoJourney, id)
+	}
+	if err != nil {
+		return admission.Journey{}, fmt.Errorf("settlepg: journey %d: %w", id, err)
+	}
+	return j, nil
+}
+
+// journeyColumns are the columns scanJourney reads.
+const journeyColumns = `id, subject, network_id, operator_id, entry_event::text, entry_site, entry_at,
+	exit_event::text, exit_site, exit_at, status, fare, full_fare, fare_rule, cap, cap_rule, category,
+	transfer_rule, transfer_from, pass_id`
+
+func scanJourney(row pgx.Row) (admission.Journey, error) {
 	var j admission.Journey
 	var entryEvent, exitEvent, entrySite, exitSite, rule, capKind, capRule, transferRule *string
 	var entryAt, exitAt *time.Time
 	var fare, full *decimal.Decimal
 	var transferFrom, passID *int64
 	var status string
-	err := s.pool.QueryRow(ctx, `SELECT id, subject, network_id, operator_id, entry_event::text, entry_site, entry_at,
-		exit_event::text, exit_site, exit_at, status, fare, full_fare, fare_rule, cap, cap_rule, category,
-		transfer_rule, transfer_from, pass_id
-		FROM journeys WHERE id = $1`, id).
-		Scan(&j.ID, &j.Subject, &j.NetworkID, &j.OperatorID, &entryEvent, &entrySite, &entryAt,
-			&exitEvent, &exitSite, &exitAt, &status, &fare, &full, &rule, &capKind, &capRule, &j.Category,
-			&transferRule, &transferFrom, &passID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return admission.Journey{}, fmt.Errorf("%w: %d", ErrNoJourney, id)
-	}
+	err := row.Scan(&j.ID, &j.Subject, &j.NetworkID, &j.OperatorID, &entryEvent, &entrySite, &entryAt,
+		&exitEvent, &exitSite, &exitAt, &status, &fare, &full, &rule, &capKind, &capRule, &j.Category,
+		&transferRule, &transferFrom, &passID)
 	if err != nil {
-		return admission.Journey{}, fmt.Errorf("settlepg: journey %d: %w", id, err)
+		return admission.Journey{}, err
 	}
 	j.Status = admission.JourneyStatus(status)
 	j.EntryEvent, j.EntrySite, j.ExitEvent, j.ExitSite = deref(entryEvent), deref(entrySite), deref(exitEvent), deref(exitSite)

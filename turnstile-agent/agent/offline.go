@@ -21,6 +21,8 @@ import (
 //	                 with the reason the cloud would give
 //	exit             an exit with a verified assertion: opens (a rider is
 //	                 never held inside)
+//	no_plate         a parking entry whose plate was not read: refused (the
+//	                 cloud could not match the vehicle at the exit)
 //	deny_list_stale  an entry while the deny list is older than the policy
 //	                 allows, or there is none: refused (offline_unavailable)
 //	deny_list        an entry by a rider on the deny list: refused (account_suspended)
@@ -46,6 +48,12 @@ const verifyTimeout = 300 * time.Millisecond
 // entryKind reports whether a tap at a device of kind k lets someone in.
 func entryKind(k proto.Kind) bool {
 	return k == proto.KindMetroEntry || k == proto.KindParkingEntry || k == proto.KindRailGate
+}
+
+// parkingKind reports whether a device of kind k is a parking barrier, whose
+// taps carry the plate its reader saw.
+func parkingKind(k proto.Kind) bool {
+	return k == proto.KindParkingEntry || k == proto.KindParkingExit
 }
 
 // judge decides tap offline. It returns the decision and the rider's
@@ -79,6 +87,9 @@ func (a *Agent) judge(ctx context.Context, t proto.Tap) (proto.OfflineDecision, 
 	if !entryKind(t.Kind) {
 		d.Rule = "exit"
 		return d, sub
+	}
+	if t.Kind == proto.KindParkingEntry && t.Plate == "" {
+		return refuse(proto.ReasonNoPlate, "no_plate"), sub
 	}
 	if max := time.Duration(policy.DenyListMaxAgeH) * time.Hour; max > 0 && (list == nil || now.Sub(list.IssuedAt.Time) > max) {
 		return refuse(proto.ReasonOfflineUnavailable, "deny_list_stale"), sub

@@ -97,7 +97,13 @@ func (r *offlineRig) push(version int64, policy proto.OfflinePolicy, deny *proto
 // want taps face (never connected: decided offline) and checks the rule.
 func (r *offlineRig) want(face string, open bool, reason proto.Reason, rule string) {
 	r.t.Helper()
-	res, err := r.a.Tap(context.Background(), face, "")
+	r.wantPlate(face, "", open, reason, rule)
+}
+
+// wantPlate is want at a barrier whose plate reader read plate.
+func (r *offlineRig) wantPlate(face, plate string, open bool, reason proto.Reason, rule string) proto.Tap {
+	r.t.Helper()
+	res, err := r.a.Tap(context.Background(), face, plate)
 	if err != nil {
 		r.t.Fatalf("%s: %v", face, err)
 	}
@@ -115,6 +121,25 @@ func (r *offlineRig) want(face string, open bool, reason proto.Reason, rule stri
 	g := r.cfg.Gate.(*recGate)
 	if g.open != open || g.last.VI == "" || g.last.EN == "" {
 		r.t.Fatalf("%s: gate open=%v showing %+v", face, g.open, g.last)
+	}
+	return last
+}
+
+// Parking barriers: the plate goes with the tap; an entry whose plate was
+// not read is refused offline (the exit could not be matched to the
+// vehicle), an exit opens without one. Other gates send no plate.
+func TestOfflineParking(t *testing.T) {
+	r := newOfflineRig(t, proto.KindParkingEntry, t.TempDir(), faceVerifier{keys: true})
+	r.push(1, proto.OfflinePolicy{MaxEntriesPerDay: 2, DenyListMaxAgeH: 24}, &proto.DenyList{Version: 1, IssuedAt: proto.At(r.clk.Now())})
+	r.wantPlate("a", "", false, proto.ReasonNoPlate, "no_plate")
+	if tp := r.wantPlate("a", "29B1-123.45", true, proto.ReasonOK, "verified"); tp.Plate != "29B1-123.45" || tp.Kind != proto.KindParkingEntry {
+		t.Fatalf("queued tap %+v", tp)
+	}
+	x := newOfflineRig(t, proto.KindParkingExit, t.TempDir(), faceVerifier{keys: true})
+	x.wantPlate("a", "", true, proto.ReasonOK, "exit")
+	m := newOfflineRig(t, proto.KindMetroExit, t.TempDir(), faceVerifier{keys: true})
+	if tp := m.wantPlate("a", "29B1-123.45", true, proto.ReasonOK, "exit"); tp.Plate != "" {
+		t.Fatalf("a metro tap carries plate %q", tp.Plate)
 	}
 }
 

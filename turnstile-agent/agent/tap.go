@@ -132,7 +132,11 @@ func (a *Agent) capture(ctx context.Context, res Result, faceRef, plate string) 
 		Kind:       a.cfg.Kind,
 		Assertion:  assertion,
 		CapturedAt: proto.At(now),
-		Plate:      plate,
+	}
+	if parkingKind(a.cfg.Kind) {
+		// Only barriers have plate readers: a plate handed to another
+		// kind of gate is not the rider's business there.
+		tap.Plate = plate
 	}
 	res.EventID = tap.EventID
 	return tap, res, false, nil

@@ -62,6 +62,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	quiet := fs.Bool("quiet", false, "do not print every gate event")
 	timeout := fs.Duration("timeout", 2*time.Second, "how long a gate waits for a decision (keep equal to the service's VNPASS_DECISION_TIMEOUT)")
 	postpaid := fs.Int("postpaid-every", 5, "every n-th adult rider travels post-paid from a linked bank account (needs VNPASS_API_SECRET and a payment provider; 0: none)")
+	lot := fs.String("parking-lot", "hnp-cat-linh", "parking lot whose entry and exit barriers some riders park a motorbike at (\"\": none)")
+	parkEvery := fs.Int("park-every", 10, "every n-th rider parks at -parking-lot before the trip and leaves after (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -93,6 +95,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	cfg.Riders, cfg.Window, cfg.RideTime, cfg.GatesPerStation, cfg.DecisionTimeout = *riders, *window, *ride, *gates, *timeout
+	cfg.ParkingLot, cfg.ParkEvery = *lot, *parkEvery
 	if secret := getenv("VNPASS_API_SECRET"); *postpaid > 0 && secret != "" && getenv("VNPASS_PAY_URL") != "" {
 		// The simulation acts as the riders' app: it signs in as each
 		// post-paid rider to link their bank account.
@@ -138,12 +141,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if postpaidRiders > 0 {
 		fmt.Fprintf(stdout, "%d riders travelled post-paid (a linked bank account): %s to collect\n", postpaidRiders, money.Format(money.Dong(postpaidFares)))
 	}
+	if rep.ParkingTaps > 0 {
+		var parkFees int64
+		for _, t := range rep.Trips {
+			if f := t.ParkOut.Decision.FareVND; f != nil {
+				parkFees += *f
+			}
+		}
+		fmt.Fprintf(stdout, "parking at %s: %d barrier taps, %d opened; fees %s (stays within the free minutes)\n",
+			cfg.ParkingLot, rep.ParkingTaps, rep.ParkingOpened, money.Format(money.Dong(parkFees)))
+	}
 	if len(rep.Trips) > 0 {
 		t := rep.Trips[0]
 		fmt.Fprintf(stdout, "a rider to look up: %s (%s -> %s)\n", t.Rider.Subject, t.Origin, t.Destination)
 	}
 	if rep.Taps != rep.Opened {
 		return fmt.Errorf("%d of %d taps did not open", rep.Taps-rep.Opened, rep.Taps)
+	}
+	if rep.ParkingTaps != rep.ParkingOpened {
+		return fmt.Errorf("%d of %d parking barrier taps did not open", rep.ParkingTaps-rep.ParkingOpened, rep.ParkingTaps)
 	}
 	return nil
 }

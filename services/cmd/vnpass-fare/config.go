@@ -42,6 +42,12 @@ type Config struct {
 	// DecisionTimeout is how long gates wait for a decision
 	// (VNPASS_DECISION_TIMEOUT, default 2s); older taps are refused.
 	DecisionTimeout time.Duration
+	// ParkingData (VNPASS_PARKING_DATA) is a folder with the parking
+	// lots.csv and tariffs.csv; default the shipped data (parking/data).
+	ParkingData string
+	// RailData (VNPASS_RAIL_DATA) is a folder with the rail gates'
+	// stations.csv and gates.csv; default the shipped data (Hanoi Station).
+	RailData string
 	// Post-paid travel, enabled when a payment provider is configured:
 	// VNPASS_PAY_URL and VNPASS_PAY_CLIENT_KEY reach it, VNPASS_PAY_PROVIDER
 	// names it in the ledger (default paysim).
@@ -80,6 +86,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		APISecret:    getenv("VNPASS_API_SECRET"),
 		PseudonymKey: getenv("VNPASS_PSEUDONYM_KEY"),
 		FareData:     getenv("VNPASS_FARE_DATA"),
+		ParkingData:  getenv("VNPASS_PARKING_DATA"),
+		RailData:     getenv("VNPASS_RAIL_DATA"),
 		PayURL:       getenv("VNPASS_PAY_URL"),
 		PayClientKey: getenv("VNPASS_PAY_CLIENT_KEY"),
 		PayProvider:  getenv("VNPASS_PAY_PROVIDER"),

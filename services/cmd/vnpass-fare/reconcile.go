@@ -48,9 +48,9 @@ func reconcile(ctx context.Context, args []string, cfg Config, out io.Writer) er
 		if !c.Balanced() {
 			mark = "≠ ledger " + money.Format(c.Ledger)
 		}
-		fmt.Fprintf(out, "  %-16s %5d journeys  fares %s  corrections %s  refunds %s  passes %s  total %s %s\n",
+		fmt.Fprintf(out, "  %-16s %5d journeys  fares %s  corrections %s  refunds %s  passes %s  parking %s  total %s %s\n",
 			c.Operator, c.Journeys, money.Format(c.Fares), money.Format(c.Corrections), money.Format(c.Refunds),
-			money.Format(c.Passes), money.Format(c.Total), mark)
+			money.Format(c.Passes), money.Format(c.Parking), money.Format(c.Total), mark)
 	}
 	var reports map[string][]settlepg.ProviderSettlement
 	if cfg.PayURL != "" {

@@ -21,8 +21,10 @@ import (
 	"github.com/vnpass/vnpass/services/accounthttp"
 	"github.com/vnpass/vnpass/services/authjwt"
 	"github.com/vnpass/vnpass/services/collect"
+	"github.com/vnpass/vnpass/services/disputepg"
 	"github.com/vnpass/vnpass/services/farehttp"
 	"github.com/vnpass/vnpass/services/payhttp"
+	"github.com/vnpass/vnpass/services/riderhttp"
 	"github.com/vnpass/vnpass/services/ridershipch"
 	"github.com/vnpass/vnpass/services/settlehttp"
 	"github.com/vnpass/vnpass/services/settlepg"
@@ -50,6 +52,12 @@ type Main struct {
 	// is configured (every rider is prepaid).
 	Payments  payment.Provider
 	Collector *collect.Collector
+	// Parking is the parking barriers' service (parking.go).
+	Parking *Parking
+	// Partners is the rail gates and the partner API (partner.go).
+	Partners *Partners
+	// Disputes are riders' disputes of charges (the operators' queue).
+	Disputes *disputepg.Store
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -127,8 +135,16 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	// fare processor; parking barriers and rail gates to their own
 	// handlers, registered here (TapHandlers).
 	m.Dispatch = &admission.Dispatch{Default: m.Proc, ByKind: map[proto.Kind]admission.TapHandler{}}
+	// Parking barriers (parking.go).
+	if err := m.openParking(ctx, runCtx, verifier); err != nil {
+		return err
+	}
 	for kind, h := range m.TapHandlers {
 		m.Dispatch.ByKind[kind] = h
+	}
+	// Rail gates (Hanoi Station) and the partner store (partner.go).
+	if err := m.openPartners(ctx, runCtx, verifier); err != nil {
+		return err
 	}
 	m.Ingest, err = tapmqtt.New(tapmqtt.Config{
 		BrokerURL: cfg.MQTTURL, Username: cfg.MQTTUser, Password: cfg.MQTTPassword,
@@ -157,16 +173,26 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		m.goRun(func() { m.Collector.Every(runCtx, cfg.CollectAt, cfg.CollectRetry, cfg.Now, fare.Zone) })
 		funding = &settlehttp.Funding{Store: m.Store, Provider: m.Payments, Collector: m.Collector, ConsentVersion: ConsentVersion}
 	}
+	if m.Disputes, err = disputepg.Open(ctx, cfg.PostgresURL); err != nil {
+		return err
+	}
 	m.app = accounthttp.New(accounthttp.Config{
 		Accounts: m.Store, Auth: m.Auth, Log: m.Log, Metrics: m.metrics,
 		Ready:  func(ctx context.Context) error { return m.Store.Pool().Ping(ctx) },
 		Passes: fares, PassStore: m.Store, Now: cfg.Now,
 		Routes: []func(fiber.Router){
 			farehttp.Routes(farehttp.Config{Fares: fares, Journeys: m.Store, Refunds: m.Store, Now: cfg.Now}),
+			m.parkingRoutes(),
 			settlehttp.Routes(settlehttp.Config{Store: m.Store, Fares: fares, Now: cfg.Now, Funding: funding, Reports: m.providerReports,
 				DebtLimit: m.Proc.DebtLimit()}),
+			riderhttp.Routes(riderhttp.Config{Store: m.Store, Disputes: m.Disputes, Fares: fares, Now: cfg.Now,
+				Consents: m.riderConsents()}),
 		},
+		Public: []func(fiber.Router){riderhttp.Page()},
 	})
+	if err := m.mountPartners(); err != nil {
+		return err
+	}
 	if m.ln, err = net.Listen("tcp", cfg.APIAddr); err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
@@ -299,8 +325,15 @@ func (m *Main) Close() error {
 		}
 		cancel()
 	}
+	m.closeParking()
 	if m.Sink != nil {
 		m.Sink.Close()
+	}
+	if m.Partners != nil && m.Partners.Store != nil {
+		m.Partners.Store.Close()
+	}
+	if m.Disputes != nil {
+		m.Disputes.Close()
 	}
 	if m.Store != nil {
 		m.Store.Close()
@@ -331,4 +364,5 @@ func (m *Main) metrics(b *strings.Builder) {
 	for _, r := range reasons {
 		fmt.Fprintf(b, "vnpass_decisions_total{reason=%q} %d\n", r, byReason[proto.Reason(r)])
 	}
+	m.parkingMetrics(b)
 }

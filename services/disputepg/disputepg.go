@@ -1,0 +1,295 @@
+// Package disputepg is the PostgreSQL store of riders' disputes
+// (package dispute): the disputes and the append-only record of every
+// change of their state. Its schema (migrations/) is applied at start-up
+// under an advisory lock and recorded in its own table, dispute_migrations.
+package disputepg
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/vnpass/vnpass/dispute"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store of disputes.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// Open connects to PostgreSQL at url and brings the schema up to date.
+//
+// The store has a pool of its own: a refund is posted (by the settlement
+// store, on its pool) while the dispute's row is locked in a transaction
+// here, and resolutions waiting for that lock must not hold the
+// connections the refund needs.
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("disputepg: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("disputepg: connect: %w", err)
+	}
+	s := &Store{pool: pool}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the pool.
+func (s *Store) Close() { s.pool.Close() }
+
+// migrate applies the embedded migrations in name order, once each, under
+// an advisory lock of its own (replicas starting together do not race).
+func (s *Store) migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("disputepg: migrate: %w", err)
+	}
+	defer conn.Release()
+	const lockID = 0x766e70617373_64 // "vnpass" + "d"
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(lockID)); err != nil {
+		return fmt.Errorf("disputepg: migrate: lock: %w", err)
+	}
+	defer conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", int64(lockID))
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS dispute_migrations (
+		name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return fmt.Errorf("disputepg: migrate: %w", err)
+	}
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		var done bool
+		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM dispute_migrations WHERE name = $1)", base).Scan(&done); err != nil {
+			return fmt.Errorf("disputepg: migrate: %w", err)
+		}
+		if done {
+			continue
+		}
+		sql, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, string(sql)); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, "INSERT INTO dispute_migrations (name) VALUES ($1)", base)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("disputepg: migration %s: %w", base, err)
+		}
+	}
+	return nil
+}
+
+// File records a new dispute (dispute.New) and returns it with its id;
+// dispute.ErrAlreadyOpen when the charge is disputed already.
+func (s *Store) File(ctx context.Context, d dispute.Dispute) (dispute.Dispute, error) {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO disputes (subject, kind, charge_id, charged, reason, status, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+			d.Subject, string(d.Kind), d.ChargeID, d.Charged, d.Reason, string(d.Status), d.CreatedAt).Scan(&d.ID)
+		if err != nil {
+			return err
+		}
+		return writeEvents(ctx, tx, d.ID, 0, d.Events)
+	})
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" {
+		return dispute.Dispute{}, dispute.ErrAlreadyOpen
+	}
+	if err != nil {
+		return dispute.Dispute{}, fmt.Errorf("disputepg: file: %w", err)
+	}
+	return d, nil
+}
+
+func writeEvents(ctx context.Context, tx pgx.Tx, id int64, from int, evs []dispute.Event) error {
+	for i := from; i < len(evs); i++ {
+		e := evs[i]
+		if _, err := tx.Exec(ctx, `INSERT INTO dispute_events (dispute_id, seq, at, by_whom, status, note)
+			VALUES ($1, $2, $3, $4, $5, $6)`, id, i+1, e.At, e.By, string(e.Status), e.Note); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const columns = `id, subject, kind, charge_id, charged, reason, status, resolution, resolved_by, resolved_at,
+	refund, coalesce(refund_tx, 0), created_at`
+
+func scan(row pgx.Row) (dispute.Dispute, error) {
+	var d dispute.Dispute
+	var kind, status string
+	var resolvedAt *time.Time
+	err := row.Scan(&d.ID, &d.Subject, &kind, &d.ChargeID, &d.Charged, &d.Reason, &status, &d.Resolution,
+		&d.ResolvedBy, &resolvedAt, &d.Refund, &d.RefundTxID, &d.CreatedAt)
+	d.Kind, d.Status = dispute.Kind(kind), dispute.Status(status)
+	if resolvedAt != nil {
+		d.ResolvedAt = *resolvedAt
+	}
+	return d, err
+}
+
+func (s *Store) events(ctx context.Context, q pgx.Tx, ds []dispute.Dispute) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(ds))
+	at := make(map[int64]int, len(ds))
+	for i, d := range ds {
+		ids[i], at[d.ID] = d.ID, i
+	}
+	var rows pgx.Rows
+	var err error
+	const sql = `SELECT dispute_id, at, by_whom, status, note FROM dispute_events WHERE dispute_id = ANY($1) ORDER BY dispute_id, seq`
+	if q != nil {
+		rows, err = q.Query(ctx, sql, ids)
+	} else {
+		rows, err = s.pool.Query(ctx, sql, ids)
+	}
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var e dispute.Event
+		var status string
+		if err := rows.Scan(&id, &e.At, &e.By, &status, &e.Note); err != nil {
+			return err
+		}
+		e.Status = dispute.Status(status)
+		ds[at[id]].Events = append(ds[at[id]].Events, e)
+	}
+	return rows.Err()
+}
+
+// Get reads one dispute with its events; dispute.ErrNotFound if none.
+func (s *Store) Get(ctx context.Context, id int64) (dispute.Dispute, error) {
+	d, err := scan(s.pool.QueryRow(ctx, "SELECT "+columns+" FROM disputes WHERE id = $1", id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return dispute.Dispute{}, fmt.Errorf("%w: %d", dispute.ErrNotFound, id)
+	}
+	if err != nil {
+		return dispute.Dispute{}, fmt.Errorf("disputepg: dispute %d: %w", id, err)
+	}
+	ds := []dispute.Dispute{d}
+	if err := s.events(ctx, nil, ds); err != nil {
+		return dispute.Dispute{}, fmt.Errorf("disputepg: dispute %d: %w", id, err)
+	}
+	return ds[0], nil
+}
+
+// Filter selects disputes: a rider's own (Subject), by status, newest
+// first, Limit at a time, before an id for the next page.
+type Filter struct {
+	Subject string
+	Status  dispute.Status
+	Before  int64
+	Limit   int
+}
+
+// List returns the disputes the filter selects, newest first, with their events.
+func (s *Store) List(ctx context.Context, f Filter) ([]dispute.Dispute, error) {
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 50
+	}
+	rows, err := s.pool.Query(ctx, "SELECT "+columns+` FROM disputes
+		WHERE ($1 = '' OR subject = $1) AND ($2 = '' OR status = $2) AND ($3 = 0 OR id < $3)
+		ORDER BY id DESC LIMIT $4`, f.Subject, string(f.Status), f.Before, f.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("disputepg: list: %w", err)
+	}
+	var out []dispute.Dispute
+	for rows.Next() {
+		d, err := scan(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("disputepg: list: %w", err)
+		}
+		out = append(out, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("disputepg: list: %w", err)
+	}
+	if err := s.events(ctx, nil, out); err != nil {
+		return nil, fmt.Errorf("disputepg: list: %w", err)
+	}
+	return out, nil
+}
+
+// Update changes a dispute under a row lock: fn (a dispute.Dispute method)
+// decides the change, the store writes it and the events fn added.
+func (s *Store) Update(ctx context.Context, id int64, fn func(*dispute.Dispute) error) (dispute.Dispute, error) {
+	var d dispute.Dispute
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		d, err = scan(tx.QueryRow(ctx, "SELECT "+columns+" FROM disputes WHERE id = $1 FOR UPDATE", id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%w: %d", dispute.ErrNotFound, id)
+		}
+		if err != nil {
+			return err
+		}
+		ds := []dispute.Dispute{d}
+		if err := s.events(ctx, tx, ds); err != nil {
+			return err
+		}
+		d = ds[0]
+		had := len(d.Events)
+		if err := fn(&d); err != nil {
+			return err
+		}
+		var resolvedAt *time.Time
+		if !d.ResolvedAt.IsZero() {
+			resolvedAt = &d.ResolvedAt
+		}
+		var refundTx *int64
+		if d.RefundTxID != 0 {
+			refundTx = &d.RefundTxID
+		}
+		if _, err := tx.Exec(ctx, `UPDATE disputes SET status = $2, resolution = $3, resolved_by = $4, resolved_at = $5,
+			refund = $6, refund_tx = $7 WHERE id = $1`, id, string(d.Status), d.Resolution, d.ResolvedBy, resolvedAt,
+			d.Refund, refundTx); err != nil {
+			return err
+		}
+		return writeEvents(ctx, tx, id, had, d.Events)
+	})
+	if err != nil {
+		if errors.Is(err, dispute.ErrNotFound) || errors.Is(err, dispute.ErrResolved) || errors.Is(err, dispute.ErrInvalid) {
+			return dispute.Dispute{}, err
+		}
+		return dispute.Dispute{}, fmt.Errorf("disputepg: update %d: %w", id, err)
+	}
+	return d, nil
+}
+
+// OpenCount counts the disputes waiting in the queue.
+func (s *Store) OpenCount(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, "SELECT count(*) FROM disputes WHERE status = 'open'").Scan(&n)
+	return n, err
+}
