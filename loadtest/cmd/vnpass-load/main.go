@@ -287,6 +287,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		return fmt.Errorf("-drill %q: want kill-fare, restart-pg, restart-mqtt or stop-ch", *drill)
 	}
 	cfg.AtShare = 0.5
+	drillDone := make(chan struct{})
+	if at := cfg.At; at != nil {
+		cfg.At = func() { defer close(drillDone); at() }
+	} else {
+		close(drillDone)
+	}
 	var ceiling float64
 	if *ceilingFor > 0 {
 		cc := cfg
@@ -304,6 +310,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	if err != nil {
 		return err
 	}
+	<-drillDone // the fault is over (ClickHouse back) before the books are read
 	end := time.Now()
 	fmt.Fprintf(out, "\n── Tổng kết / Summary ─────────────────────────────\n")
 	fmt.Fprintf(out, "taps sent %d over %s (%d behind schedule by more than 50 ms), decided %d, lost %d\n",
