@@ -57,6 +57,10 @@ type Config struct {
 	// tap again, with the same event id, as a gate agent does from its
 	// queue (0: never; latency is counted from the first send).
 	Resend time.Duration
+	// ResendNewID breaks the contract on purpose: an unanswered tap is
+	// sent again under a new event id, as a faulty gate would, so that a
+	// test can show the books check catch it. Never set it otherwise.
+	ResendNewID bool
 	// At, when set, is called once when the given share of the taps has
 	// been sent (a fault drill starts there).
 	At      func()
@@ -76,6 +80,9 @@ type Report struct {
 	// first and the last: an outage as the gates saw it.
 	MaxGap    time.Duration
 	decidedAt []time.Time
+	// SentIDs are the event ids the gates made (the first send of each
+	// tap): every one must end up recorded.
+	SentIDs []string
 }
 
 // Rate is decisions per second over the run.
@@ -238,6 +245,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 					continue
 				}
 				topic := cfg.Topics.Taps(g.Site, g.Device)
+				repMu.Lock()
+				rep.SentIDs = append(rep.SentIDs, t.EventID)
+				repMu.Unlock()
 				j.gate.mu.Lock()
 				j.gate.pending[t.EventID] = &sentTap{first: now, last: now, topic: topic, payload: b}
 				j.gate.mu.Unlock()
@@ -260,12 +270,27 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				now := time.Now()
 				for _, gc := range gates {
 					gc.mu.Lock()
-					for _, p := range gc.pending {
-						if now.Sub(p.last) >= cfg.Resend {
-							p.last = now
-							resent.Add(1)
-							gc.client.Publish(p.topic, 1, false, p.payload)
+					renamed := map[string]*sentTap{}
+					for id, p := range gc.pending {
+						if now.Sub(p.last) < cfg.Resend {
+							continue
 						}
+						p.last = now
+						resent.Add(1)
+						if cfg.ResendNewID {
+							if t, err := proto.DecodeTap(p.payload); err == nil {
+								t.EventID = proto.NewEventID(now)
+								if b, err := t.Encode(); err == nil {
+									p.payload = b
+									delete(gc.pending, id)
+									renamed[t.EventID] = p
+								}
+							}
+						}
+						gc.client.Publish(p.topic, 1, false, p.payload)
+					}
+					for id, p := range renamed {
+						gc.pending[id] = p
 					}
 					gc.mu.Unlock()
 				}

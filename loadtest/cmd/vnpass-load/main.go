@@ -77,6 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	keep := fs.Bool("keep", false, "keep the run's databases")
 	drill := fs.String("drill", "", "a fault halfway through the run: kill-fare (SIGKILL the fare service, start it again), restart-pg, restart-mqtt, stop-ch (ClickHouse down for -outage)")
 	outage := fs.Duration("outage", 10*time.Second, "how long the drill's fault lasts (stop-ch)")
+	breakIDs := fs.Bool("break-idempotency", false, "gates re-send unanswered taps under NEW event ids (a faulty gate): the books check must fail; for testing the check")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -232,7 +233,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	cfg := sustain.Config{
 		BrokerURL: getenv("VNPASS_MQTT_URL"), User: getenv("VNPASS_MQTT_GATE_USER"), Password: getenv("VNPASS_MQTT_GATE_PASSWORD"),
 		Topics: proto.Topics{Root: root}, Rate: *rate, For: *dur, Riders: rs, Matcher: idp,
-		Resend: 2 * time.Second, Wait: 30 * time.Second,
+		Resend: 2 * time.Second, Wait: 30 * time.Second, ResendNewID: *breakIDs,
 	}
 	var drillLog []string
 	note := func(format string, a ...any) {
@@ -343,6 +344,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	if err != nil {
 		return err
 	}
+	// Every tap a gate made is recorded under its event id, and no
+	// journey was charged twice.
+	var missing, doubled int64
+	if err := store.Pool().QueryRow(ctx, `SELECT count(*) FROM unnest($1::text[]::uuid[]) AS u(id)
+		WHERE NOT EXISTS (SELECT 1 FROM taps t WHERE t.event_id = u.id)`, rep.SentIDs).Scan(&missing); err != nil {
+		return err
+	}
+	if err := store.Pool().QueryRow(ctx, `SELECT count(*) FROM (SELECT journey_id FROM ledger_transactions
+		WHERE kind = 'fare' AND journey_id IS NOT NULL GROUP BY journey_id HAVING count(*) > 1) x`).Scan(&doubled); err != nil {
+		return err
+	}
 	sink, err := ridershipch.Open(ctx, ridershipch.Config{Addr: getenv("VNPASS_CH_ADDR"), User: getenv("VNPASS_CH_USER"),
 		Password: getenv("VNPASS_CH_PASSWORD"), Database: db})
 	if err != nil {
@@ -364,14 +376,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	fmt.Fprintf(out, "every tap the gates made recorded: %v (%d missing); journeys charged twice: %d\n", missing == 0, missing, doubled)
 	fmt.Fprintf(out, "books: %d taps recorded (%d distinct), ledger %d transactions, debits %s = credits %s: %v; ClickHouse held every tap %s after the last decision\n",
 		taps, distinct, books.Transactions, money.Format(books.Debits), money.Format(books.Credits), books.Balanced(), lag.Round(10*time.Millisecond))
 	var errs []string
 	if rep.Lost > 0 {
 		errs = append(errs, fmt.Sprintf("%d taps got no decision", rep.Lost))
 	}
-	if taps != int64(rep.Sent) || distinct != taps {
-		errs = append(errs, fmt.Sprintf("%d taps recorded (%d distinct) for %d sent", taps, distinct, rep.Sent))
+	if taps != int64(rep.Sent) || distinct != taps || missing > 0 {
+		errs = append(errs, fmt.Sprintf("%d taps recorded (%d distinct) for %d sent, %d of the gates' event ids not recorded", taps, distinct, rep.Sent, missing))
+	}
+	if doubled > 0 {
+		errs = append(errs, fmt.Sprintf("%d journeys charged twice", doubled))
 	}
 	if !books.Balanced() {
 		errs = append(errs, "ledger out of balance")
