@@ -20,13 +20,14 @@ import (
 type Scope string
 
 const (
-	ScopeTickets  Scope = "tickets"       // bind, change, cancel and read the tickets and passes it sold
+	ScopeTickets  Scope = "tickets"       // bind, change, cancel and read the train tickets it sold
+	ScopePasses   Scope = "passes"        // bind, revoke and read the metro passes it sold
 	ScopeJourneys Scope = "journeys:read" // read the rider's journeys (from the consent on)
 	ScopeCharges  Scope = "charges:read"  // read the rider's charges (from the consent on)
 )
 
 // Scopes lists every scope.
-var Scopes = []Scope{ScopeTickets, ScopeJourneys, ScopeCharges}
+var Scopes = []Scope{ScopeTickets, ScopePasses, ScopeJourneys, ScopeCharges}
 
 // Valid reports whether s is a known scope.
 func (s Scope) Valid() bool { return slices.Contains(Scopes, s) }

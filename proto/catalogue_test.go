@@ -54,6 +54,18 @@ var tapCases = []struct {
 		msg: Tap{V: 1, EventID: "019ab5c3-0f2e-7a10-8b2c-3d4e5f607187", Device: "hn2a-cat-linh-g01", Site: "hn2a-cat-linh", Kind: KindMetroEntry, Assertion: jws, CapturedAt: At(t0),
 			Offline: &OfflineDecision{Reason: ReasonOfflineLimit, Rule: "offline_limit", DenyListVersion: 12, DecidedAt: At(t0.Add(20 * time.Millisecond))}},
 	},
+	{
+		name: "rail gate opened offline on a ticket",
+		raw:  `{"v":1,"event_id":"019ab5c3-0f2e-7a10-8b2c-3d4e5f607188","device":"ga-ha-noi-g07","site":"ga-ha-noi","kind":"rail_gate","assertion":"` + jws + `","captured_at":"2026-11-24T07:30:00.120Z","offline":{"open":true,"reason":"ok","rule":"ticket","deny_list_version":0,"decided_at":"2026-11-24T07:30:00.140Z","tickets_version":31,"ticket_id":9001}}`,
+		msg: Tap{V: 1, EventID: "019ab5c3-0f2e-7a10-8b2c-3d4e5f607188", Device: "ga-ha-noi-g07", Site: "ga-ha-noi", Kind: KindRailGate, Assertion: jws, CapturedAt: At(t0),
+			Offline: &OfflineDecision{Open: true, Reason: ReasonOK, Rule: "ticket", DecidedAt: At(t0.Add(20 * time.Millisecond)), TicketsVersion: 31, TicketID: 9001}},
+	},
+	{
+		name: "rail gate refused offline: ticket used here",
+		raw:  `{"v":1,"event_id":"019ab5c3-0f2e-7a10-8b2c-3d4e5f607189","device":"ga-ha-noi-g07","site":"ga-ha-noi","kind":"rail_gate","assertion":"` + jws + `","captured_at":"2026-11-24T07:30:00.120Z","offline":{"open":false,"reason":"ticket_used","rule":"ticket_used","deny_list_version":0,"decided_at":"2026-11-24T07:30:00.140Z","tickets_version":31}}`,
+		msg: Tap{V: 1, EventID: "019ab5c3-0f2e-7a10-8b2c-3d4e5f607189", Device: "ga-ha-noi-g07", Site: "ga-ha-noi", Kind: KindRailGate, Assertion: jws, CapturedAt: At(t0),
+			Offline: &OfflineDecision{Reason: ReasonTicketUsed, Rule: "ticket_used", DecidedAt: At(t0.Add(20 * time.Millisecond)), TicketsVersion: 31}},
+	},
 }
 
 var decisionCases = []struct {
@@ -124,6 +136,12 @@ var statusCases = []struct {
 		msg: Status{V: 1, Device: "hn2a-cat-linh-g01", Site: "hn2a-cat-linh", Kind: KindMetroEntry, State: StateOnline, Software: "vnpass-agent/0.2.0",
 			QueueDepth: 42, At: At(t0), ConfigVersion: 7, DenyListVersion: 12, ClockOffsetMS: i64(-35), OfflineOpened: 40, OfflineRefused: 2, HeartbeatS: 30},
 	},
+	{
+		name: "rail gate heartbeat with its ticket list",
+		raw:  `{"v":1,"device":"ga-ha-noi-g07","site":"ga-ha-noi","kind":"rail_gate","state":"online","queue_depth":0,"at":"2026-11-24T07:30:00.120Z","config_version":8,"deny_list_version":12,"tickets_version":31,"heartbeat_s":30}`,
+		msg: Status{V: 1, Device: "ga-ha-noi-g07", Site: "ga-ha-noi", Kind: KindRailGate, State: StateOnline,
+			At: At(t0), ConfigVersion: 8, DenyListVersion: 12, TicketsVersion: 31, HeartbeatS: 30},
+	},
 }
 
 var configCases = []struct {
@@ -144,6 +162,61 @@ var configCases = []struct {
 			DenyList:   &DenyList{Version: 12, IssuedAt: At(time.Date(2026, 11, 24, 6, 0, 0, 0, time.UTC)), Subjects: []string{"vn_4f1c9a", "vn_77b0e2"}},
 			HeartbeatS: 30, DrainPerS: 200},
 	},
+	{
+		name: "rail gate tickets",
+		raw:  `{"v":1,"version":8,"device":"ga-ha-noi-g07","site":"ga-ha-noi","kind":"rail_gate","decision_timeout_ms":2000,"issued_at":"2026-11-24T07:30:00.120Z","tickets":{"version":31,"issued_at":"2026-11-24T07:30:00.000Z","station":"HNO","from":"2026-11-24T07:25:00.000Z","until":"2026-11-24T13:30:00.000Z","admit_before_s":3600,"admit_after_s":300,"tickets":[{"id":9001,"subject":"vn_4f1c9a","train":"SE1","departure":"2026-11-24T08:00:00.000Z","coach":"5","seat":"21"},{"id":9002,"subject":"vn_77b0e2","train":"SE3","departure":"2026-11-24T12:45:00.000Z","coach":"2","seat":"7B"}]}}`,
+		msg: Config{V: 1, Version: 8, Device: "ga-ha-noi-g07", Site: "ga-ha-noi", Kind: KindRailGate, DecisionTimeoutMS: 2000, IssuedAt: At(t0),
+			Tickets: &TicketList{Version: 31, IssuedAt: At(t0.Truncate(time.Second)), Station: "HNO",
+				From: At(t0.Truncate(time.Second).Add(-5 * time.Minute)), Until: At(t0.Truncate(time.Second).Add(6 * time.Hour)),
+				AdmitBeforeS: 3600, AdmitAfterS: 300, Tickets: []GateTicket{
+					{ID: 9001, Subject: "vn_4f1c9a", Train: "SE1", Departure: At(time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)), Coach: "5", Seat: "21"},
+					{ID: 9002, Subject: "vn_77b0e2", Train: "SE3", Departure: At(time.Date(2026, 11, 24, 12, 45, 0, 0, time.UTC)), Coach: "2", Seat: "7B"},
+				}}},
+	},
+}
+
+func TestTicketListRejects(t *testing.T) {
+	raw := configCases[2].raw
+	for name, bad := range map[string]string{
+		"not a rail gate":       strings.Replace(raw, `"kind":"rail_gate"`, `"kind":"metro_entry"`, 1),
+		"version 0":             strings.Replace(raw, `"version":31`, `"version":0`, 1),
+		"no station":            strings.Replace(raw, `"station":"HNO",`, ``, 1),
+		"lower-case station":    strings.Replace(raw, `"station":"HNO"`, `"station":"hno"`, 1),
+		"until before from":     strings.Replace(raw, `"until":"2026-11-24T13:30:00.000Z"`, `"until":"2026-11-24T07:00:00.000Z"`, 1),
+		"span over 48 hours":    strings.Replace(raw, `"until":"2026-11-24T13:30:00.000Z"`, `"until":"2026-11-27T13:30:00.000Z"`, 1),
+		"departure after until": strings.Replace(raw, `"departure":"2026-11-24T12:45:00.000Z"`, `"departure":"2026-11-24T14:45:00.000Z"`, 1),
+		"window over 2 hours":   strings.Replace(raw, `"admit_after_s":300`, `"admit_after_s":9000`, 1),
+		"ticket id 0":           strings.Replace(raw, `"id":9001`, `"id":0`, 1),
+		"subject with space":    strings.Replace(raw, `"vn_4f1c9a"`, `"vn 4f1c9a"`, 1),
+		"train lower case":      strings.Replace(raw, `"SE1"`, `"se1"`, 1),
+		"seat with a slash":     strings.Replace(raw, `"7B"`, `"7/B"`, 1),
+	} {
+		if _, err := DecodeConfig([]byte(bad)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: err = %v, want ErrMalformed", name, err)
+		}
+	}
+	// A station's departures over the next hours fit in a config: the
+	// most tickets a list may hold, with long subjects, beside a deny list.
+	l := TicketList{Version: 1, IssuedAt: At(t0), Station: "HNO", From: At(t0), Until: At(t0.Add(6 * time.Hour)), AdmitBeforeS: 3600, AdmitAfterS: 300}
+	for i := range MaxTickets {
+		l.Tickets = append(l.Tickets, GateTicket{ID: int64(1_000_000 + i), Subject: "vn_" + strings.Repeat("x", 43), Train: "SE1234",
+			Departure: At(t0.Add(time.Duration(i) * time.Second)), Coach: "12", Seat: "64B"})
+	}
+	deny := make([]string, 2000)
+	for i := range deny {
+		deny[i] = "vn_" + strings.Repeat("y", 43)
+	}
+	c := Config{Version: 1, Device: "ga-ha-noi-g07", Site: "ga-ha-noi", Kind: KindRailGate, DecisionTimeoutMS: 2000, IssuedAt: At(t0),
+		Tickets: &l, DenyList: &DenyList{Version: 1, IssuedAt: At(t0), Subjects: deny}}
+	b, err := c.Encode()
+	if err != nil {
+		t.Fatalf("%d tickets and %d deny-listed riders: %v", MaxTickets, len(deny), err)
+	}
+	t.Logf("%d tickets and %d deny-listed riders: %d bytes of %d", MaxTickets, len(deny), len(b), MaxConfigSize)
+	l.Tickets = append(l.Tickets, l.Tickets[0])
+	if _, err := c.Encode(); err == nil {
+		t.Errorf("%d tickets encoded", len(l.Tickets))
+	}
 }
 
 func TestConfigRejects(t *testing.T) {

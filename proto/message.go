@@ -105,6 +105,11 @@ type OfflineDecision struct {
 	Rule            string `json:"rule"`
 	DenyListVersion int64  `json:"deny_list_version"`
 	DecidedAt       Time   `json:"decided_at"`
+	// TicketsVersion is the version of the ticket list a rail gate decided
+	// with, and TicketID the ticket (GateTicket.ID) it opened on; absent
+	// for other kinds, and for a rail gate that had no list.
+	TicketsVersion int64 `json:"tickets_version,omitempty"`
+	TicketID       int64 `json:"ticket_id,omitempty"`
 }
 
 // Display is the text a gate shows, in Vietnamese and English.
@@ -158,6 +163,9 @@ type Status struct {
 	// by itself since it started (proto.Tap.Offline).
 	OfflineOpened  int64 `json:"offline_opened,omitempty"`
 	OfflineRefused int64 `json:"offline_refused,omitempty"`
+	// TicketsVersion acknowledges the newest ticket list a rail gate has
+	// applied (absent: none, or not a rail gate).
+	TicketsVersion int64 `json:"tickets_version,omitempty"`
 	// HeartbeatS is the interval at which the device republishes its
 	// status while connected, in seconds; 0 for a status sent only on
 	// changes (an older device).
@@ -189,6 +197,10 @@ type Config struct {
 	// a reconnect, so that a station's gates coming back together do not
 	// flood the service; 0: the device's default.
 	DrainPerS int `json:"drain_per_s,omitempty"`
+	// Tickets lists the train tickets a rail gate (kind rail_gate only)
+	// admits when it decides offline. Absent: the device keeps the list it
+	// has. A list is applied only if its version is newer than the device's.
+	Tickets *TicketList `json:"tickets,omitempty"`
 }
 
 // OfflinePolicy bounds what a device may let through on its own. Every
@@ -213,6 +225,36 @@ type DenyList struct {
 	Version  int64    `json:"version"`
 	IssuedAt Time     `json:"issued_at"`
 	Subjects []string `json:"subjects"`
+}
+
+// TicketList is the train tickets a rail gate admits when it decides
+// offline: every ticket bound to a rider, neither used nor cancelled, leaving
+// from the gate's station with a departure in [From, Until]. A gate refuses
+// offline (offline_unavailable) at an instant whose boarding windows the
+// list does not cover: once Until is less than AdmitBeforeS ahead.
+type TicketList struct {
+	Version  int64 `json:"version"`
+	IssuedAt Time  `json:"issued_at"`
+	// Station is the station code printed on tickets, e.g. "HNO".
+	Station string `json:"station"`
+	From    Time   `json:"from"`
+	Until   Time   `json:"until"`
+	// A ticket opens the gate from AdmitBeforeS seconds before its
+	// departure until AdmitAfterS seconds after it (the station's window).
+	AdmitBeforeS int          `json:"admit_before_s"`
+	AdmitAfterS  int          `json:"admit_after_s"`
+	Tickets      []GateTicket `json:"tickets"`
+}
+
+// GateTicket is one ticket as a rail gate needs it: whose, which, when, and
+// what to show on opening.
+type GateTicket struct {
+	ID        int64  `json:"id"` // the platform's ticket id
+	Subject   string `json:"subject"`
+	Train     string `json:"train"`
+	Departure Time   `json:"departure"`
+	Coach     string `json:"coach"`
+	Seat      string `json:"seat"`
 }
 
 // Encode returns the JSON of a message, with "v" set to Version.

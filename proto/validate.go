@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -92,8 +93,8 @@ func (m *Tap) validate() error {
 		if err := checkID("offline.rule", o.Rule); err != nil {
 			return err
 		}
-		if o.DenyListVersion < 0 {
-			return errors.New("offline.deny_list_version: negative")
+		if o.DenyListVersion < 0 || o.TicketsVersion < 0 || o.TicketID < 0 {
+			return errors.New("offline.deny_list_version, tickets_version, ticket_id: negative")
 		}
 		if o.DecidedAt.IsZero() {
 			return errors.New("offline.decided_at: missing")
@@ -156,8 +157,8 @@ func (m *Status) validate() error {
 	if m.At.IsZero() {
 		return errors.New("at: missing")
 	}
-	if m.ConfigVersion < 0 || m.DenyListVersion < 0 {
-		return errors.New("config_version, deny_list_version: negative")
+	if m.ConfigVersion < 0 || m.DenyListVersion < 0 || m.TicketsVersion < 0 {
+		return errors.New("config_version, deny_list_version, tickets_version: negative")
 	}
 	if m.OfflineOpened < 0 || m.OfflineRefused < 0 {
 		return errors.New("offline_opened, offline_refused: negative")
@@ -202,6 +203,14 @@ func (m *Config) validate() error {
 			}
 		}
 	}
+	if l := m.Tickets; l != nil {
+		if m.Kind != KindRailGate {
+			return fmt.Errorf("tickets: only for %s devices, not %s", KindRailGate, m.Kind)
+		}
+		if err := l.validate(); err != nil {
+			return err
+		}
+	}
 	if m.HeartbeatS != 0 && (m.HeartbeatS < 5 || m.HeartbeatS > 3600) {
 		return fmt.Errorf("heartbeat_s: %d outside 5-3600", m.HeartbeatS)
 	}
@@ -222,6 +231,73 @@ func (o OfflinePolicy) Validate() error {
 		return fmt.Errorf("offline.pass_back_s: %d outside 0-86400", o.PassBackS)
 	}
 	return nil
+}
+
+// MaxTickets bounds the tickets in one list: a station's departures over
+// the next hours (some 130 bytes each, 650 KB at most, within MaxConfigSize
+// beside a deny list of a few thousand riders).
+const MaxTickets = 5_000
+
+// MaxTicketSpan bounds the departures one ticket list covers.
+const MaxTicketSpan = 48 * time.Hour
+
+func (l *TicketList) validate() error {
+	switch {
+	case l.Version <= 0:
+		return errors.New("tickets.version: must be positive")
+	case l.IssuedAt.IsZero() || l.From.IsZero() || l.Until.IsZero():
+		return errors.New("tickets: issued_at, from and until are required")
+	case !isCode(l.Station):
+		return fmt.Errorf("tickets.station %q: want 2-8 upper-case letters or digits", l.Station)
+	case l.Until.Before(l.From.Time) || l.Until.Sub(l.From.Time) > MaxTicketSpan:
+		return fmt.Errorf("tickets: from %s to until %s: want at most %s, in order", l.From.Format(wireTime), l.Until.Format(wireTime), MaxTicketSpan)
+	case l.AdmitBeforeS < 0 || l.AdmitBeforeS > 24*3600:
+		return fmt.Errorf("tickets.admit_before_s: %d outside 0-86400", l.AdmitBeforeS)
+	case l.AdmitAfterS < 0 || l.AdmitAfterS > 2*3600:
+		return fmt.Errorf("tickets.admit_after_s: %d outside 0-7200", l.AdmitAfterS)
+	case len(l.Tickets) > MaxTickets:
+		return fmt.Errorf("tickets.tickets: %d over the limit of %d", len(l.Tickets), MaxTickets)
+	}
+	for i, t := range l.Tickets {
+		switch {
+		case t.ID <= 0:
+			return fmt.Errorf("tickets.tickets[%d].id: must be positive", i)
+		case !isSubject(t.Subject):
+			return fmt.Errorf("tickets.tickets[%d].subject: want 1-256 printable ASCII characters without spaces", i)
+		case t.Train == "" || len(t.Train) > 8 || !isCodeChars(t.Train):
+			return fmt.Errorf("tickets.tickets[%d].train %q: want 1-8 upper-case letters or digits", i, t.Train)
+		case t.Departure.Before(l.From.Time) || t.Departure.After(l.Until.Time):
+			return fmt.Errorf("tickets.tickets[%d].departure: outside from-until", i)
+		case !isPlace(t.Coach) || !isPlace(t.Seat):
+			return fmt.Errorf("tickets.tickets[%d]: coach and seat must be 1-8 letters, digits or -", i)
+		}
+	}
+	return nil
+}
+
+// isCode accepts a station code: 2-8 upper-case letters or digits.
+func isCode(s string) bool { return len(s) >= 2 && len(s) <= 8 && isCodeChars(s) }
+
+func isCodeChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// isPlace accepts a coach or seat: 1-8 letters, digits or '-'.
+func isPlace(s string) bool {
+	if len(s) == 0 || len(s) > 8 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // MaxDenyList bounds the riders in one deny list.

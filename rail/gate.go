@@ -140,8 +140,9 @@ func (g *Gates) Handle(ctx context.Context, topic string, payload []byte) (admis
 			// The gate stayed shut: nothing to settle.
 			r = t.Offline.Reason
 		case t.Offline != nil:
-			// The gate let the rider through: the ticket valid then is used.
-			r, use = Decide(tickets, st, t.CapturedAt.Time)
+			// The gate let the rider through: the ticket valid then is
+			// used, the one the gate opened on if it still is.
+			r, use = DecideOffline(tickets, st, t.CapturedAt.Time, t.Offline.TicketID)
 		default:
 			r, use = Decide(tickets, st, now)
 		}

@@ -115,6 +115,12 @@ func (n *Network) Gate(device, site string) (Station, bool) {
 	return n.stations[s], true
 }
 
+// StationAt returns the station whose gates have site id site.
+func (n *Network) StationAt(site string) (Station, bool) {
+	s, ok := n.stations[site]
+	return s, ok
+}
+
 // Station returns the station with a ticket code.
 func (n *Network) Station(code string) (Station, bool) {
 	for _, s := range n.stations {

@@ -113,6 +113,24 @@ func Decide(tickets []Ticket, st Station, now time.Time) (proto.Reason, *Ticket)
 	return proto.ReasonNoTicket, nil
 }
 
+// DecideOffline judges a tap a gate opened offline, at its capture time
+// at: the ticket the gate opened on (ticketID, proto.OfflineDecision.TicketID)
+// when it is still valid, from this station, in its window then, so that
+// the ticket used is the one whose train and seat the gate showed;
+// otherwise as Decide at at (a gate that named no ticket, or whose list was
+// older than a change of the ticket).
+func DecideOffline(tickets []Ticket, st Station, at time.Time, ticketID int64) (proto.Reason, *Ticket) {
+	if ticketID != 0 {
+		for i, t := range tickets {
+			if t.ID == ticketID && t.Status == TicketValid && t.Origin == st.Code &&
+				!at.Before(t.Departure.Add(-st.Before)) && !at.After(t.Departure.Add(st.After)) {
+				return proto.ReasonOK, &tickets[i]
+			}
+		}
+	}
+	return Decide(tickets, st, at)
+}
+
 // Display is the gate text for a decision: on opening, the train, coach
 // and seat, so the rider knows where to go.
 func Display(reason proto.Reason, t *Ticket) proto.Display {

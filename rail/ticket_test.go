@@ -48,6 +48,38 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+// A tap a gate opened offline uses the ticket the gate opened on (and
+// showed), if it was valid for then; otherwise the one Decide picks.
+func TestDecideOffline(t *testing.T) {
+	st := Station{Site: "ga-ha-noi", Code: "HNO", Before: time.Hour, After: 5 * time.Minute}
+	dep := time.Date(2026, 11, 24, 12, 30, 0, 0, time.UTC)
+	early := Ticket{ID: 1, Train: "SE1", Departure: dep, Origin: "HNO", Status: TicketValid}
+	late := Ticket{ID: 2, Train: "SE3", Departure: dep.Add(20 * time.Minute), Origin: "HNO", Status: TicketValid}
+	at := dep.Add(-10 * time.Minute)
+	for _, c := range []struct {
+		name    string
+		tickets []Ticket
+		id      int64
+		want    proto.Reason
+		use     int64
+	}{
+		{"the gate's ticket, not the earliest", []Ticket{early, late}, 2, proto.ReasonOK, 2},
+		{"no ticket named", []Ticket{early, late}, 0, proto.ReasonOK, 1},
+		{"the gate's ticket was used since", []Ticket{early, {ID: 2, Departure: late.Departure, Origin: "HNO", Status: TicketUsed}}, 2, proto.ReasonOK, 1},
+		{"the gate's ticket is unknown", []Ticket{early}, 9, proto.ReasonOK, 1},
+		{"none left", []Ticket{{ID: 1, Departure: dep, Origin: "HNO", Status: TicketUsed}}, 1, proto.ReasonTicketUsed, 0},
+	} {
+		r, use := DecideOffline(c.tickets, st, at, c.id)
+		var id int64
+		if use != nil {
+			id = use.ID
+		}
+		if r != c.want || id != c.use {
+			t.Errorf("%s: %s ticket %d, want %s ticket %d", c.name, r, id, c.want, c.use)
+		}
+	}
+}
+
 func TestTicketCheck(t *testing.T) {
 	ok := Ticket{Ref: "VNR-123", Train: "SE1", Departure: time.Now(), Coach: "3", Seat: "12", Origin: "HNO", Destination: "SGO"}
 	if err := ok.Check(); err != nil {

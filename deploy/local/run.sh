@@ -71,9 +71,10 @@ export VNPASS_API_TOKEN
 # The fleet view: every gate's retained status, config pushes and their acknowledgements.
 export VNPASS_FLEET_ADDR=${VNPASS_FLEET_ADDR:-127.0.0.1:58070}
 FLEET_URL=http://$VNPASS_FLEET_ADDR
-# It pushes the fare service's deny list (riders suspended or owing) to every gate, for the
+# It pushes the fare service's deny list (riders suspended or owing) to every gate, and each rail
+# station's tickets departing in the next 6 hours to that station's rail gates, for the
 # decisions a gate makes on its own when the cloud does not answer.
-VNPASS_DENY_LIST_URL=$VNPASS_API_URL/v1/deny-list bin/vnpass-fleet >"$VNPASS_STATE_DIR/logs/vnpass-fleet.log" 2>&1 &
+VNPASS_DENY_LIST_URL=$VNPASS_API_URL/v1/deny-list VNPASS_RAIL_TICKETS_URL=$VNPASS_API_URL/v1/rail/tickets bin/vnpass-fleet >"$VNPASS_STATE_DIR/logs/vnpass-fleet.log" 2>&1 &
 pids+=($!)
 wait_http "$FLEET_URL/healthz" "$VNPASS_STATE_DIR/logs/vnpass-fleet.log"
 

@@ -59,6 +59,8 @@ type Device struct {
 	// status's: a last will is made when the device connects, and reports
 	// what it applied then.
 	AppliedConfig, AppliedDenyList int64
+	// AppliedTickets is the newest ticket list a rail gate reported applied.
+	AppliedTickets int64
 
 	// Config is the latest config pushed to the device, nil if none.
 	Config *Push
@@ -145,6 +147,7 @@ func (f *Fleet) ApplyStatus(s Status) {
 	d.Status = s.Status
 	d.AppliedConfig = max(d.AppliedConfig, s.ConfigVersion)
 	d.AppliedDenyList = max(d.AppliedDenyList, s.DenyListVersion)
+	d.AppliedTickets = max(d.AppliedTickets, s.TicketsVersion)
 	if o := s.ClockOffsetMS; o != nil {
 		d.ClockOffset, d.ClockKnown, d.ClockSource = time.Duration(*o)*time.Millisecond, true, "device"
 	}
@@ -220,8 +223,8 @@ func (f *Fleet) Forget(site, device string) {
 // NextConfig makes the config to push to a device. It starts from the last
 // config pushed to the device, so that the retained config is always whole
 // (a device that lost its state finds everything there), and takes from want
-// every field it sets: decision timeout, offline policy, deny list,
-// heartbeat and drain rate (zero or nil: keep). The device's identity and
+// every field it sets: decision timeout, offline policy, deny list, ticket
+// list (rail gates), heartbeat and drain rate (zero or nil: keep). The device's identity and
 // kind are filled in, the issue time is now, and the version is newer than
 // any seen for the device: the issue time in Unix milliseconds, or one more
 // than the newest seen if that is later, so versions keep increasing across
@@ -263,6 +266,9 @@ func (f *Fleet) NextConfig(site, device string, want proto.Config, now time.Time
 	}
 	if want.DenyList != nil {
 		c.DenyList = want.DenyList
+	}
+	if want.Tickets != nil {
+		c.Tickets = want.Tickets
 	}
 	if want.HeartbeatS != 0 {
 		c.HeartbeatS = want.HeartbeatS

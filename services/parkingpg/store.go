@@ -181,12 +181,13 @@ func occupancyTx(ctx context.Context, tx pgx.Tx, lot string) (parking.Occupancy,
 const sessionCols = `id, lot, coalesce(subject, ''), plate, class, tariff, coalesce(entry_event::text, ''), entry_at,
 	coalesce(exit_event::text, ''), exit_at, status = 'open', coalesce(fee, 0), coalesce(rule, ''), coalesce(subscription_id, 0)`
 
-func scanSession(row pgx.Row) (*parking.Session, error) {
+// scanSession scans sessionCols, then extra (columns selected after them).
+func scanSession(row pgx.Row, extra ...any) (*parking.Session, error) {
 	var s parking.Session
 	var class string
 	var exitAt *time.Time
-	err := row.Scan(&s.ID, &s.Lot, &s.Subject, &s.Plate, &class, &s.Tariff, &s.EntryEvent, &s.EntryAt,
-		&s.ExitEvent, &exitAt, &s.Open, &s.Fee, &s.Rule, &s.Subscription)
+	err := row.Scan(append([]any{&s.ID, &s.Lot, &s.Subject, &s.Plate, &class, &s.Tariff, &s.EntryEvent, &s.EntryAt,
+		&s.ExitEvent, &exitAt, &s.Open, &s.Fee, &s.Rule, &s.Subscription}, extra...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}

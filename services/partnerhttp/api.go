@@ -1,11 +1,12 @@
 // Package partnerhttp is the partner API (/partner/v1, fiber): transport
-// apps registered with the platform bind and cancel the train tickets they
-// sold to riders, read the journeys and charges riders let them read, and
-// receive webhooks; riders grant and withdraw their consent through the
-// endpoints the VNeID app calls. Every call is audited; every refusal is an
-// RFC 7807 problem that says what the caller can fix and nothing about the
-// rider. The OpenAPI description is openapi.json, served at
-// /partner/v1/openapi.json and checked against the routes by the tests.
+// apps registered with the platform bind and cancel the train tickets and
+// bind and revoke the metro passes they sold to riders, read the journeys
+// and charges riders let them read, and receive webhooks; riders grant and
+// withdraw their consent through the endpoints the VNeID app calls. Every
+// call is audited; every refusal is an RFC 7807 problem that says what the
+// caller can fix and nothing about the rider. The OpenAPI description is
+// openapi.json, served at /partner/v1/openapi.json and checked against the
+// routes by the tests.
 //
 // Partners sign their own short-lived tokens (JWT, EdDSA) with the Ed25519
 // key whose public half they registered: the platform keeps no secret that
@@ -57,6 +58,10 @@ type Config struct {
 	// Riders reads riders' journeys and charges (settlepg through
 	// SettleRiders); nil: those routes answer 503.
 	Riders RiderData
+	// Passes keeps the metro passes partners sold (SettlePasses) and Fares
+	// prices them (fare.Set); either nil: those routes answer 503.
+	Passes PassStore
+	Fares  PassCatalogue
 	// Auth checks the platform's own tokens: riders (consent endpoints)
 	// and admins (partner registration).
 	Auth *authjwt.Issuer
@@ -107,6 +112,9 @@ func (a *API) Mount(app fiber.Router) {
 	g.Delete("/tickets/:ticket_id", a.partner(partner.ScopeTickets), a.cancelTicket)
 	g.Get("/riders/:rider_ref/journeys", a.partner(partner.ScopeJourneys), a.journeys)
 	g.Get("/riders/:rider_ref/charges", a.partner(partner.ScopeCharges), a.charges)
+	g.Post("/riders/:rider_ref/passes", a.partner(partner.ScopePasses), a.bindPass)
+	g.Get("/riders/:rider_ref/passes", a.partner(partner.ScopePasses), a.listPasses)
+	g.Delete("/riders/:rider_ref/passes/:pass_id", a.partner(partner.ScopePasses), a.revokePass)
 }
 
 // call is what the audit records of a request, filled in as it goes.

@@ -69,19 +69,39 @@ type Parking interface {
 // ErrNoSession: no parking session with that id.
 var ErrNoSession = errors.New("riderhttp: no such parking session")
 
-// ParkingSession is a parking session as the rider sees it.
+// ParkingSession is a parking session as the rider sees it. Charged is
+// what the rider paid net of refunds (what a dispute may claim back).
 type ParkingSession struct {
-	ID         int64           `json:"id"`
-	Subject    string          `json:"-"`
-	LotID      string          `json:"lot_id"`
-	LotName    string          `json:"lot_name"`
-	Vehicle    string          `json:"vehicle"`
-	EntryAt    time.Time       `json:"entry_at"`
-	ExitAt     time.Time       `json:"exit_at,omitzero"`
-	Status     string          `json:"status"`
-	Charged    decimal.Decimal `json:"-"`
-	ChargedVND int64           `json:"charged_vnd"`
-	TariffRule string          `json:"tariff_rule"` // the tariff row that priced it
+	ID          int64           `json:"id"`
+	Subject     string          `json:"-"`
+	LotID       string          `json:"lot_id"`
+	LotName     string          `json:"lot_name"`
+	Vehicle     string          `json:"vehicle"` // the class: motorbike, car, large
+	Plate       string          `json:"plate"`   // as the barrier read it (the rider's own)
+	EntryAt     time.Time       `json:"entry_at"`
+	ExitAt      time.Time       `json:"exit_at,omitzero"`
+	Status      string          `json:"status"`
+	Fee         decimal.Decimal `json:"-"`
+	Refunded    decimal.Decimal `json:"-"`
+	Charged     decimal.Decimal `json:"-"`
+	FeeVND      int64           `json:"fee_vnd"`
+	RefundedVND int64           `json:"refunded_vnd"`
+	ChargedVND  int64           `json:"charged_vnd"`
+	ChargedText string          `json:"charged_text"`
+	TariffRule  string          `json:"tariff_rule"` // the tariff row that priced it, "subscription" or "override:<id>"
+	// Explanation is the tariff's steps, each naming its data row, in
+	// Vietnamese and English (an open session: up to now).
+	Explanation []ParkingStep `json:"explanation"`
+	Disputable  bool          `json:"disputable"`
+	Dispute     *DisputeRef   `json:"dispute,omitempty"`
+}
+
+// ParkingStep is one step of a parking fee: the tariff row and what it added.
+type ParkingStep struct {
+	Rule      string `json:"rule"`
+	VI        string `json:"vi"`
+	EN        string `json:"en"`
+	AmountVND int64  `json:"amount_vnd"`
 }
 
 // Consents is the seam to partners' consents (the rail and partner API):
@@ -396,12 +416,25 @@ func (h *handlers) parking(c *fiber.Ctx) error {
 	if !ok {
 		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-page", "limit must be 1-100.")
 	}
-	ss, err := h.cfg.Parking.RiderSessions(c.UserContext(), authjwt.Caller(c).Subject, from, to, limit)
+	ctx, subject := c.UserContext(), authjwt.Caller(c).Subject
+	ss, err := h.cfg.Parking.RiderSessions(ctx, subject, from, to, limit)
+	if err != nil {
+		return err
+	}
+	disputes, err := h.disputesByCharge(ctx, subject, dispute.KindParking)
 	if err != nil {
 		return err
 	}
 	for i := range ss {
-		ss[i].ChargedVND = vnd(ss[i].Charged)
+		s := &ss[i]
+		s.FeeVND, s.RefundedVND, s.ChargedVND, s.ChargedText = vnd(s.Fee), vnd(s.Refunded), vnd(s.Charged), money.Format(s.Charged)
+		if s.Explanation == nil {
+			s.Explanation = []ParkingStep{}
+		}
+		if d, ok := disputes[s.ID]; ok {
+			s.Dispute = &DisputeRef{ID: d.ID, Status: string(d.Status)}
+		}
+		s.Disputable = s.Charged.IsPositive() && (s.Dispute == nil || s.Dispute.Status != string(dispute.StatusOpen))
 	}
 	if ss == nil {
 		ss = []ParkingSession{}

@@ -28,6 +28,7 @@ var kindNames = map[string][2]string{
 	"pass":            {"Mua vé tháng/ngày", "Passes"},
 	"collection":      {"Thu qua tài khoản liên kết", "Collected from your linked account"},
 	"parking":         {"Phí gửi xe", "Parking"},
+	"parking_refund":  {"Hoàn phí gửi xe", "Parking refunds"},
 }
 
 func kindName(k string) (vi, en string) {

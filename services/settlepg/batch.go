@@ -471,7 +471,7 @@ func loadJourneys(ctx context.Context, tx pgx.Tx, riders map[string]*admission.R
 
 // loadPasses reads the passes riders hold that were valid at or after since.
 func loadPasses(ctx context.Context, tx pgx.Tx, riders map[string]*admission.Rider, subjects []string, since time.Time) error {
-	rows, err := tx.Query(ctx, `SELECT subject, id, product_id, network_id, category, amount, price_rule, valid_from, valid_until
+	rows, err := tx.Query(ctx, `SELECT subject, id, product_id, network_id, category, amount, price_rule, valid_from, least(valid_until, revoked_at)
 		FROM passes WHERE subject = ANY($1) AND valid_until > $2 ORDER BY subject, valid_from, id`, subjects, since)
 	if err != nil {
 		return err

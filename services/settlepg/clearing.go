@@ -23,7 +23,7 @@ type OperatorClearing struct {
 	Corrections decimal.Decimal // fare corrections (late exits, operators' corrections)
 	Refunds     decimal.Decimal // negative: paid back to riders
 	Passes      decimal.Decimal
-	Parking     decimal.Decimal // parking fees and monthly parking subscriptions (lot operators)
+	Parking     decimal.Decimal // parking fees and monthly parking subscriptions, net of parking refunds (lot operators)
 	Other       decimal.Decimal // any other kind: should be zero
 	Total       decimal.Decimal // the sum of the above
 	// Ledger is the same day's movement summed straight from the ledger,
@@ -77,7 +77,7 @@ func (s *Store) Clearing(ctx context.Context, day time.Time) ([]OperatorClearing
 			c.Refunds = c.Refunds.Add(sum)
 		case "pass":
 			c.Passes = c.Passes.Add(sum)
-		case "parking", "parking_subscription":
+		case "parking", "parking_subscription", "parking_refund":
 			c.Parking = c.Parking.Add(sum)
 		default:
 			c.Other = c.Other.Add(sum)

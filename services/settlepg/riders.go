@@ -93,8 +93,11 @@ type Pass struct {
 // RiderPasses lists a rider's passes valid at or after since, soonest
 // ending first (a zero since lists them all).
 func (s *Store) RiderPasses(ctx context.Context, subject string, since time.Time) ([]Pass, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, product_id, network_id, category, amount, price_rule, valid_from, valid_until, created_at
-		FROM passes WHERE subject = $1 AND ($2::timestamptz IS NULL OR valid_until > $2) ORDER BY valid_until, id`,
+	// A pass its seller revoked ends at the revocation.
+	rows, err := s.pool.Query(ctx, `SELECT id, product_id, network_id, category, amount, price_rule, valid_from,
+		least(valid_until, coalesce(revoked_at, valid_until)), created_at
+		FROM passes WHERE subject = $1 AND ($2::timestamptz IS NULL OR least(valid_until, coalesce(revoked_at, valid_until)) > $2)
+		ORDER BY 8, id`,
 		subject, nullTime(since))
 	if err != nil {
 		return nil, fmt.Errorf("settlepg: rider passes: %w", err)

@@ -29,6 +29,9 @@ type entryLog struct {
 type entryMark struct {
 	At      time.Time `json:"at"`
 	Offline bool      `json:"off,omitempty"`
+	// Ticket is the train ticket (proto.GateTicket.ID) a rail gate let
+	// the rider through on, as far as the gate knows; 0 otherwise.
+	Ticket int64 `json:"t,omitempty"`
 }
 
 type entryLine struct {
@@ -79,18 +82,19 @@ func (l *entryLog) put(e entryLine) {
 	l.n++
 }
 
-// add records an entry of subject at at. An offline one is synced to disk
-// before add returns: the day's offline limit must survive a crash. An
-// online one is the cloud's to remember; losing it costs at most a missed
+// add records an entry of subject at at, on ticket at a rail gate (0:
+// none). An offline one is synced to disk before add returns: the day's
+// offline limit and a ticket used offline must survive a crash. An online
+// one is the cloud's to remember; losing it costs at most a missed
 // pass-back check.
-func (l *entryLog) add(subject string, at time.Time, offline bool) error {
-	line, err := json.Marshal(entryLine{Subject: subject, entryMark: entryMark{At: at.UTC(), Offline: offline}})
+func (l *entryLog) add(subject string, at time.Time, offline bool, ticket int64) error {
+	line, err := json.Marshal(entryLine{Subject: subject, entryMark: entryMark{At: at.UTC(), Offline: offline, Ticket: ticket}})
 	if err != nil {
 		return err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.put(entryLine{Subject: subject, entryMark: entryMark{At: at, Offline: offline}})
+	l.put(entryLine{Subject: subject, entryMark: entryMark{At: at, Offline: offline, Ticket: ticket}})
 	if l.n > 4096 && l.n%1024 == 0 {
 		l.prune(at)
 	}
@@ -147,6 +151,18 @@ func (l *entryLog) offlineIn(subject string, from, to time.Time) int {
 		}
 	}
 	return n
+}
+
+// ticketUsed reports whether subject entered through this gate on ticket.
+func (l *entryLog) ticketUsed(subject string, ticket int64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, m := range l.by[subject] {
+		if m.Ticket == ticket {
+			return true
+		}
+	}
+	return false
 }
 
 func (l *entryLog) Close() error {

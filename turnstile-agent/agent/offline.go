@@ -32,7 +32,10 @@ import (
 //	verified         an entry that passes every check: opens
 //
 // The checks run in that order; the policy, the deny list and its version
-// are the ones the cloud pushed last (remoteconfig.go).
+// are the ones the cloud pushed last (remoteconfig.go). A rail gate admits
+// on train tickets instead (railoffline.go): after no_keys and assertion,
+// its rules are tickets_stale, ticket, ticket_used, outside_window and
+// no_ticket.
 
 // DisplayOfflineOpen is what the gate shows when it opens on its own
 // decision: the rider's balance is not known here.
@@ -56,13 +59,15 @@ func parkingKind(k proto.Kind) bool {
 	return k == proto.KindParkingEntry || k == proto.KindParkingExit
 }
 
-// judge decides tap offline. It returns the decision and the rider's
-// subject when the assertion verified. offlineMu is held.
-func (a *Agent) judge(ctx context.Context, t proto.Tap) (proto.OfflineDecision, string) {
+// judge decides tap offline. It returns the decision, the rider's subject
+// when the assertion verified and, when a rail gate opens, the ticket it
+// opens on. offlineMu is held.
+func (a *Agent) judge(ctx context.Context, t proto.Tap) (proto.OfflineDecision, string, *proto.GateTicket) {
 	st := a.st
 	now := a.cfg.Now()
 	a.configMu.Lock()
 	policy, list, deny := st.policy, st.denyList, st.deny
+	tickets, ticketsBy := st.tickets, st.ticketsBy
 	a.configMu.Unlock()
 	d := proto.OfflineDecision{Open: true, Reason: proto.ReasonOK, DecidedAt: proto.At(now)}
 	if list != nil {
@@ -75,40 +80,46 @@ func (a *Agent) judge(ctx context.Context, t proto.Tap) (proto.OfflineDecision, 
 
 	v := a.cfg.Verifier
 	if k, ok := v.(interface{ HasKeys() bool }); v == nil || ok && !k.HasKeys() {
-		return refuse(proto.ReasonOfflineUnavailable, "no_keys"), ""
+		return refuse(proto.ReasonOfflineUnavailable, "no_keys"), "", nil
 	}
 	vctx, cancel := context.WithTimeout(ctx, verifyTimeout)
 	as, err := v.VerifyAt(vctx, t.Assertion, a.cfg.Device, t.CapturedAt.Time)
 	cancel()
 	if err != nil {
-		return refuse(assertionReason(err), "assertion"), ""
+		return refuse(assertionReason(err), "assertion"), "", nil
 	}
 	sub := as.Subject
+	if t.Kind == proto.KindRailGate {
+		if tickets != nil {
+			d.TicketsVersion = tickets.Version
+		}
+		return a.judgeRail(d, tickets, ticketsBy[sub], sub, t.CapturedAt.Time)
+	}
 	if !entryKind(t.Kind) {
 		d.Rule = "exit"
-		return d, sub
+		return d, sub, nil
 	}
 	if t.Kind == proto.KindParkingEntry && t.Plate == "" {
-		return refuse(proto.ReasonNoPlate, "no_plate"), sub
+		return refuse(proto.ReasonNoPlate, "no_plate"), sub, nil
 	}
 	if max := time.Duration(policy.DenyListMaxAgeH) * time.Hour; max > 0 && (list == nil || now.Sub(list.IssuedAt.Time) > max) {
-		return refuse(proto.ReasonOfflineUnavailable, "deny_list_stale"), sub
+		return refuse(proto.ReasonOfflineUnavailable, "deny_list_stale"), sub, nil
 	}
 	if _, denied := deny[sub]; denied {
-		return refuse(proto.ReasonAccountSuspended, "deny_list"), sub
+		return refuse(proto.ReasonAccountSuspended, "deny_list"), sub, nil
 	}
 	if w := time.Duration(policy.PassBackS) * time.Second; w > 0 {
 		if _, ok := st.entries.lastSince(sub, now.Add(-w)); ok {
-			return refuse(proto.ReasonPassBack, "pass_back"), sub
+			return refuse(proto.ReasonPassBack, "pass_back"), sub, nil
 		}
 	}
 	local := now.In(vnZone)
 	day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, vnZone)
 	if st.entries.offlineIn(sub, day, day.AddDate(0, 0, 1)) >= policy.MaxEntriesPerDay {
-		return refuse(proto.ReasonOfflineLimit, "offline_limit"), sub
+		return refuse(proto.ReasonOfflineLimit, "offline_limit"), sub, nil
 	}
 	d.Rule = "verified"
-	return d, sub
+	return d, sub, nil
 }
 
 // assertionReason maps a verifier error to the reason the gate shows, as

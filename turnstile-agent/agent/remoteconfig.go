@@ -42,7 +42,7 @@ func (a *Agent) onConfig(payload []byte) {
 	}
 	a.stats.configsApplied.Add(1)
 	a.log.Info("config applied", "version", c.Version, "decision_timeout_ms", c.DecisionTimeoutMS,
-		"deny_list_version", denyVersion, "offline_policy", c.Offline != nil)
+		"deny_list_version", denyVersion, "offline_policy", c.Offline != nil, "tickets", c.Tickets != nil)
 	if a.st == nil {
 		return
 	}
@@ -83,6 +83,9 @@ func (a *Agent) applyConfig(c proto.Config) (applied bool, version, denyVersion 
 		}
 		st.denyList, st.deny = l, deny
 	}
+	if l := c.Tickets; l != nil && a.cfg.Kind == proto.KindRailGate && (st.tickets == nil || l.Version > st.tickets.Version) {
+		st.tickets, st.ticketsBy = l, indexTickets(l)
+	}
 	if c.HeartbeatS > 0 {
 		st.heartbeat = time.Duration(c.HeartbeatS) * time.Second
 	}
@@ -94,7 +97,7 @@ func (a *Agent) applyConfig(c proto.Config) (applied bool, version, denyVersion 
 	keep = proto.Config{
 		Version: c.Version, Device: c.Device, Site: c.Site, Kind: c.Kind,
 		DecisionTimeoutMS: c.DecisionTimeoutMS, IssuedAt: c.IssuedAt,
-		Offline: &policy, DenyList: st.denyList,
+		Offline: &policy, DenyList: st.denyList, Tickets: st.tickets,
 		HeartbeatS: int(st.heartbeat / time.Second), DrainPerS: st.drainRate,
 	}
 	if st.denyList != nil {

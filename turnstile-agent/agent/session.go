@@ -254,6 +254,9 @@ func (a *Agent) status(s proto.State) ([]byte, error) {
 		m.OfflineRefused = int64(a.stats.offlineRefused.Load())
 		a.configMu.Lock()
 		m.HeartbeatS = int(st.heartbeat / time.Second)
+		if st.tickets != nil {
+			m.TicketsVersion = st.tickets.Version
+		}
 		a.configMu.Unlock()
 	}
 	return m.Encode()

@@ -22,8 +22,9 @@ import (
 //
 //	queue/        the queue of taps (turnstile-agent/queue)
 //	config.json   the config in force: the newest pushed, with the newest
-//	              deny list (a proto.Config)
-//	entries.log   the record of recent entries through this gate (entries.go)
+//	              deny list and (rail gates) ticket list (a proto.Config)
+//	entries.log   the record of recent entries through this gate and of the
+//	              tickets they used (entries.go)
 //
 // and whatever the binary keeps beside them (the JWKS).
 type station struct {
@@ -47,6 +48,8 @@ type station struct {
 	policy    proto.OfflinePolicy
 	denyList  *proto.DenyList
 	deny      map[string]struct{}
+	tickets   *proto.TicketList             // a rail gate's, for offline decisions
+	ticketsBy map[string][]proto.GateTicket // tickets by subject, earliest departure first
 	heartbeat time.Duration
 	drainRate int
 	issuedAt  proto.Time // of the config in force

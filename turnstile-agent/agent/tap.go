@@ -211,7 +211,13 @@ func (a *Agent) tapOnline(ctx context.Context, res Result, tap proto.Tap) (Resul
 	res = a.decided(res, d, sent)
 	if d.Open && entryKind(tap.Kind) {
 		if sub := subjectOf(tap.Assertion); sub != "" {
-			if err := a.st.entries.add(sub, tap.CapturedAt.Time, false); err != nil {
+			// A rail gate the cloud opened used the rider's ticket for
+			// now: the one the gate would have opened on offline.
+			var ticket int64
+			if tap.Kind == proto.KindRailGate {
+				ticket = a.ticketNow(sub, tap.CapturedAt.Time)
+			}
+			if err := a.st.entries.add(sub, tap.CapturedAt.Time, false, ticket); err != nil {
 				a.log.Warn("entry not recorded", "error", err)
 			}
 		}
@@ -225,7 +231,7 @@ func (a *Agent) tapOnline(ctx context.Context, res Result, tap proto.Tap) (Resul
 func (a *Agent) tapOffline(ctx context.Context, res Result, tap proto.Tap) (Result, error) {
 	st := a.st
 	st.offlineMu.Lock()
-	od, sub := a.judge(ctx, tap)
+	od, sub, ticket := a.judge(ctx, tap)
 	tap.Offline = &od
 	payload, err := tap.Encode()
 	if err == nil {
@@ -242,7 +248,7 @@ func (a *Agent) tapOffline(ctx context.Context, res Result, tap proto.Tap) (Resu
 		return a.refuse(res, proto.ReasonInternal, proto.ReasonInternal.Display()), fmt.Errorf("agent: queue offline tap %s: %w", tap.EventID, err)
 	}
 	if od.Open && entryKind(tap.Kind) {
-		if err := st.entries.add(sub, tap.CapturedAt.Time, true); err != nil {
+		if err := st.entries.add(sub, tap.CapturedAt.Time, true, od.TicketID); err != nil {
 			a.log.Error("offline entry not recorded: the day's limit may be exceeded", "error", err)
 		}
 	}
@@ -252,6 +258,9 @@ func (a *Agent) tapOffline(ctx context.Context, res Result, tap proto.Tap) (Resu
 	res.Decision = proto.Decision{V: proto.Version, EventID: tap.EventID, Open: od.Open, Reason: od.Reason, DecidedAt: od.DecidedAt}
 	if od.Open {
 		res.Decision.Display = DisplayOfflineOpen
+		if ticket != nil {
+			res.Decision.Display = railOfflineDisplay(*ticket)
+		}
 		a.stats.opened.Add(1)
 		a.stats.offlineOpened.Add(1)
 		a.cfg.Gate.Open(res.Decision.Display)
@@ -262,7 +271,8 @@ func (a *Agent) tapOffline(ctx context.Context, res Result, tap proto.Tap) (Resu
 		a.cfg.Gate.Refuse(res.Decision.Display)
 	}
 	a.log.Info("tap decided offline", "event_id", tap.EventID, "open", od.Open, "reason", od.Reason, "rule", od.Rule,
-		"deny_list_version", od.DenyListVersion, "match_ms", ms(res.MatchLatency))
+		"deny_list_version", od.DenyListVersion, "tickets_version", od.TicketsVersion, "ticket_id", od.TicketID,
+		"match_ms", ms(res.MatchLatency))
 	return res, nil
 }
 

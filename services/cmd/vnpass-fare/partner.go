@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/vnpass/vnpass/fare"
 	"github.com/vnpass/vnpass/identity"
 	"github.com/vnpass/vnpass/proto"
 	"github.com/vnpass/vnpass/rail"
@@ -68,11 +69,13 @@ func (m *Main) openPartners(ctx, runCtx context.Context, verifier identity.Verif
 }
 
 // mountPartners mounts the partner API on the service's HTTP server
-// (once m.Auth and m.app exist).
-func (m *Main) mountPartners() error {
+// (once m.Auth and m.app exist). The passes partners sell are priced by
+// the fare data and kept in settlement's passes table.
+func (m *Main) mountPartners(fares *fare.Set) error {
 	var err error
 	m.Partners.API, err = partnerhttp.New(partnerhttp.Config{
 		Store: m.Partners.Store, Riders: partnerhttp.SettleRiders{Store: m.Store}, Auth: m.Auth, Now: m.Config.Now, Log: m.Log,
+		Passes: partnerhttp.SettlePasses{Partners: m.Partners.Store, Settle: m.Store, Now: m.Config.Now}, Fares: fares,
 	})
 	if err != nil {
 		return err

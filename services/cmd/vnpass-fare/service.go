@@ -183,14 +183,15 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Routes: []func(fiber.Router){
 			farehttp.Routes(farehttp.Config{Fares: fares, Journeys: m.Store, Refunds: m.Store, Now: cfg.Now}),
 			m.parkingRoutes(),
+			m.railRoutes(),
 			settlehttp.Routes(settlehttp.Config{Store: m.Store, Fares: fares, Now: cfg.Now, Funding: funding, Reports: m.providerReports,
 				DebtLimit: m.Proc.DebtLimit()}),
 			riderhttp.Routes(riderhttp.Config{Store: m.Store, Disputes: m.Disputes, Fares: fares, Now: cfg.Now,
-				Consents: m.riderConsents()}),
+				Consents: m.riderConsents(), Parking: m.riderParking()}),
 		},
 		Public: []func(fiber.Router){riderhttp.Page()},
 	})
-	if err := m.mountPartners(); err != nil {
+	if err := m.mountPartners(fares); err != nil {
 		return err
 	}
 	if m.ln, err = net.Listen("tcp", cfg.APIAddr); err != nil {

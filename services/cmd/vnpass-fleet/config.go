@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,7 +36,20 @@ type Config struct {
 	DenyListURL     string
 	DenyListEvery   time.Duration
 	DenyListRefresh time.Duration
-	Now             func() time.Time
+	// RailTicketsURL is the fare service's tickets of a rail station
+	// (VNPASS_RAIL_TICKETS_URL, e.g.
+	// http://127.0.0.1:58080/v1/rail/tickets): for each site with rail
+	// gates, the tickets departing in the next RailTicketsHours
+	// (VNPASS_RAIL_TICKETS_HOURS, 1-24, default 6) are fetched every
+	// RailTicketsEvery (VNPASS_RAIL_TICKETS_EVERY, default 1m) and pushed
+	// to the site's rail gates when they changed, and at least every
+	// RailTicketsRefresh (default 1h) so that a gate's list keeps covering
+	// the trains about to board. Empty: no ticket list is pushed.
+	RailTicketsURL     string
+	RailTicketsHours   int
+	RailTicketsEvery   time.Duration
+	RailTicketsRefresh time.Duration
+	Now                func() time.Time
 }
 
 // ConfigFromEnv reads the config through getenv.
@@ -49,6 +63,22 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		APIAddr:      getenv("VNPASS_FLEET_ADDR"),
 		APISecret:    getenv("VNPASS_API_SECRET"),
 		DenyListURL:  getenv("VNPASS_DENY_LIST_URL"),
+
+		RailTicketsURL: getenv("VNPASS_RAIL_TICKETS_URL"),
+	}
+	if d := getenv("VNPASS_RAIL_TICKETS_EVERY"); d != "" {
+		v, err := time.ParseDuration(d)
+		if err != nil || v < 100*time.Millisecond || v > time.Hour {
+			return c, fmt.Errorf("config: VNPASS_RAIL_TICKETS_EVERY %q: want a duration from 100ms to 1h", d)
+		}
+		c.RailTicketsEvery = v
+	}
+	if h := getenv("VNPASS_RAIL_TICKETS_HOURS"); h != "" {
+		v, err := strconv.Atoi(h)
+		if err != nil || v < 1 || v > 24 {
+			return c, fmt.Errorf("config: VNPASS_RAIL_TICKETS_HOURS %q: want whole hours from 1 to 24", h)
+		}
+		c.RailTicketsHours = v
 	}
 	if d := getenv("VNPASS_DENY_LIST_EVERY"); d != "" {
 		v, err := time.ParseDuration(d)
@@ -86,6 +116,21 @@ func (c *Config) Validate() error {
 	}
 	if c.DenyListRefresh == 0 {
 		c.DenyListRefresh = time.Hour
+	}
+	if c.RailTicketsHours == 0 {
+		c.RailTicketsHours = 6
+	}
+	if c.RailTicketsEvery == 0 {
+		c.RailTicketsEvery = time.Minute
+	}
+	if c.RailTicketsRefresh == 0 {
+		c.RailTicketsRefresh = time.Hour
+	}
+	if c.RailTicketsHours < 1 || c.RailTicketsHours > 24 {
+		return fmt.Errorf("config: rail tickets hours %d: want 1-24", c.RailTicketsHours)
+	}
+	if c.RailTicketsURL != "" && c.RailTicketsRefresh >= time.Duration(c.RailTicketsHours)*time.Hour {
+		return fmt.Errorf("config: rail tickets refreshed every %s but covering %d hours: gates' lists would go stale", c.RailTicketsRefresh, c.RailTicketsHours)
 	}
 	if c.Now == nil {
 		c.Now = time.Now

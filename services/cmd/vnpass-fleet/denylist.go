@@ -76,10 +76,12 @@ func (m *Main) syncDenyListOnce(ctx context.Context, s *denyListSync) error {
 			// A gate's first config: the decision timeout it starts with.
 			want.DecisionTimeoutMS = defaultDecisionTimeoutMS
 		}
+		m.pushMu.Lock()
 		cfg, err := m.Fleet.NextConfig(d.Site, d.Device, want, now)
 		if err == nil {
 			err = m.Watcher.Push(ctx, cfg)
 		}
+		m.pushMu.Unlock()
 		if err != nil {
 			failed++
 			m.Log.Warn("deny list not pushed", "site", d.Site, "device", d.Device, "err", err)

@@ -59,6 +59,8 @@ type gate struct {
 	configs  chan proto.Config
 	applied  int64
 	at       func() time.Time
+	kind     proto.Kind // metro_entry unless set before the first status
+	tickets  int64      // the ticket list version it reports applied
 }
 
 func newGate(t *testing.T, mq testenv.MQTT, site, id string, creds dynsec.Credentials, at func() time.Time) *gate {
@@ -91,8 +93,12 @@ func newGate(t *testing.T, mq testenv.MQTT, site, id string, creds dynsec.Creden
 }
 
 func (g *gate) status(s proto.State) proto.Status {
-	return proto.Status{V: 1, Device: g.id, Site: g.site, Kind: proto.KindMetroEntry, State: s, Software: "sim/2.0",
-		QueueDepth: 5, At: proto.At(g.at()), ConfigVersion: g.applied, HeartbeatS: 30, OfflineOpened: 3}
+	kind := g.kind
+	if kind == "" {
+		kind = proto.KindMetroEntry
+	}
+	return proto.Status{V: 1, Device: g.id, Site: g.site, Kind: kind, State: s, Software: "sim/2.0",
+		QueueDepth: 5, At: proto.At(g.at()), ConfigVersion: g.applied, TicketsVersion: g.tickets, HeartbeatS: 30, OfflineOpened: 3}
 }
 
 func (g *gate) heartbeat() {

@@ -29,6 +29,10 @@ type Main struct {
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// pushMu makes each config push one step from NextConfig to Push: the
+	// deny list and the ticket lists are pushed by two loops, and each push
+	// starts from the last one.
+	pushMu sync.Mutex
 	app    *fiber.App
 	ln     net.Listener
 }
@@ -71,6 +75,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	if cfg.DenyListURL != "" {
 		m.goRun(func() { m.syncDenyList(runCtx) })
+	}
+	if cfg.RailTicketsURL != "" {
+		m.goRun(func() { m.syncRailTickets(runCtx) })
 	}
 	m.app = fleethttp.New(fleethttp.Config{
 		Fleet: m.Fleet, Pusher: m.Watcher, Auth: m.Auth, Now: cfg.Now, Log: m.Log, Metrics: m.metrics,

@@ -134,6 +134,8 @@ type ConfigJSON struct {
 	DenyListVersion int64      `json:"deny_list_version"`
 	DenyListAcked   bool       `json:"deny_list_acked"`
 	DenyListAckedAt *time.Time `json:"deny_list_acked_at,omitempty"`
+	// The ticket list a rail gate applies (absent: none, not a rail gate).
+	TicketsVersion int64 `json:"tickets_version,omitempty"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -144,8 +146,9 @@ func timePtr(t time.Time) *time.Time {
 	return &u
 }
 
-// show renders d at now. The pushed deny list is summarised (its version
-// and size), not listed: it may hold thousands of subjects.
+// show renders d at now. The pushed deny list and ticket list are
+// summarised (version, issue time), not listed: they may hold thousands
+// of subjects.
 func show(d fleet.Device, now time.Time) DeviceJSON {
 	j := DeviceJSON{
 		Site: d.Site, Device: d.Device, Kind: d.Kind,
@@ -154,7 +157,7 @@ func show(d fleet.Device, now time.Time) DeviceJSON {
 		HeartbeatS: d.Status.HeartbeatS, Overdue: d.Overdue(now), QueueDepth: d.Status.QueueDepth,
 		OfflineOpened: d.Status.OfflineOpened, OfflineRefused: d.Status.OfflineRefused,
 		Config: ConfigJSON{
-			AppliedVersion: d.AppliedConfig, DenyListVersion: d.AppliedDenyList,
+			AppliedVersion: d.AppliedConfig, DenyListVersion: d.AppliedDenyList, TicketsVersion: d.AppliedTickets,
 			Acked: d.Acked(), DenyListAcked: d.DenyListAcked(),
 		},
 	}
@@ -170,6 +173,10 @@ func show(d fleet.Device, now time.Time) DeviceJSON {
 		c := p.Config
 		if c.DenyList != nil {
 			c.DenyList = &proto.DenyList{Version: c.DenyList.Version, IssuedAt: c.DenyList.IssuedAt}
+		}
+		if l := c.Tickets; l != nil {
+			c.Tickets = &proto.TicketList{Version: l.Version, IssuedAt: l.IssuedAt, Station: l.Station, From: l.From, Until: l.Until,
+				AdmitBeforeS: l.AdmitBeforeS, AdmitAfterS: l.AdmitAfterS}
 		}
 		j.Config.Pushed = &c
 		j.Config.AckedAt = timePtr(p.AckedAt)
