@@ -59,7 +59,20 @@ func start(t *testing.T, state string) *env {
 
 func newClient(t *testing.T, url, key string) *payhttp.Client {
 	t.Helper()
-	cl, err := payhttp.New(payhttp.Config{BaseURL: url, ClientKey: key, Timeout: 300 * time.Millisecond})
+	// Generous: a call that times out on a loaded machine would make a
+	// test about answers fail for the machine's sake. The tests of the
+	// timeout itself use a short one (hung).
+	return newClientTimeout(t, url, key, 5*time.Second)
+}
+
+// hung is a client that gives up after 300 ms, for debits that never answer.
+func hung(t *testing.T, e *env) *payhttp.Client {
+	return newClientTimeout(t, e.srv.URL, clientKey, 300*time.Millisecond)
+}
+
+func newClientTimeout(t *testing.T, url, key string, d time.Duration) *payhttp.Client {
+	t.Helper()
+	cl, err := payhttp.New(payhttp.Config{BaseURL: url, ClientKey: key, Timeout: d})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,6 +178,7 @@ func TestDeclineThenTopUp(t *testing.T) {
 // second debit, and the report holds it once.
 func TestTimeoutThenRetry(t *testing.T) {
 	e := start(t, "")
+	e.client = hung(t, e)
 	ctx := context.Background()
 	l := e.link(t, "l", payment.Bank, "9704000000000003")
 	req := payment.DebitRequest{Key: "day-24", Token: l.Token, Amount: dong(26_000)}
@@ -297,6 +311,7 @@ func TestRestartKeepsIdempotency(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "pay-sim.jsonl")
 	ctx := context.Background()
 	e1 := start(t, state)
+	e1.client = hung(t, e1)
 	l := e1.link(t, "l", payment.Bank, "9704000000000001")
 	hung := e1.link(t, "h", payment.Bank, "9704000000000003")
 	reqs := []payment.DebitRequest{
