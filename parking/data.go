@@ -119,11 +119,16 @@ func readCSV(dir fs.FS, name string, want []string, row func(at string, col map[
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
+		if err != nil {
+			// FieldPos panics when the read failed: the line is the error's.
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				return fmt.Errorf("%s:%d: %v", name, pe.StartLine, pe.Err)
+			}
+			return fmt.Errorf("%s: %v", name, err)
+		}
 		line, _ := r.FieldPos(0)
 		at := fmt.Sprintf("%s:%d", name, line)
-		if err != nil {
-			return fmt.Errorf("%s: %v", at, err)
-		}
 		col := make(map[string]string, len(want))
 		for _, w := range want {
 			col[w] = strings.TrimSpace(rec[idx[w]])

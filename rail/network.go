@@ -168,7 +168,6 @@ func readCSV(fsys fs.FS, name string, header []string, row func([]string) error)
 		if err == io.EOF {
 			break
 		}
-		line, _ := r.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
@@ -176,6 +175,8 @@ func readCSV(fsys fs.FS, name string, header []string, row func([]string) error)
 			}
 			return fmt.Errorf("rail: %s: %w", name, err)
 		}
+		// Only after a record was read: FieldPos panics when the read failed.
+		line, _ := r.FieldPos(0)
 		for i := range rec {
 			rec[i] = strings.TrimSpace(rec[i])
 		}

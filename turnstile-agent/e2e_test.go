@@ -335,11 +335,6 @@ func (c *cloud) price(from, to string) int64 {
 	return q.Amount.IntPart()
 }
 
-func (c *cloud) maxFare(site string) int64 {
-	stop, _ := c.fares.Stop(site)
-	return c.fares.MaxFareFor(stop.NetworkID, "").IntPart()
-}
-
 // proxy stands between gates and the broker: a station's network that a
 // test can cut (every connection dropped, new ones refused) and restore,
 // without touching the broker other tests share.

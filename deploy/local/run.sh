@@ -61,6 +61,8 @@ PAY_SIM_ADDR=$PAY_ADDR PAY_SIM_CLIENT_KEY=$VNPASS_PAY_CLIENT_KEY PAY_SIM_NAME=pa
 pids+=($!)
 wait_http "$VNPASS_PAY_URL/healthz" "$VNPASS_STATE_DIR/logs/pay-sim.log"
 
+# The dashboard's gate and device panel reads the fleet view (started below).
+VNPASS_FLEET_URL=${VNPASS_FLEET_URL:-http://${VNPASS_FLEET_ADDR:-127.0.0.1:58070}} \
 bin/vnpass-fare >"$VNPASS_STATE_DIR/logs/vnpass-fare.log" 2>&1 &
 pids+=($!)
 wait_http "$VNPASS_API_URL/healthz" "$VNPASS_STATE_DIR/logs/vnpass-fare.log"

@@ -4,7 +4,8 @@
 // Tokens are HS256 with a platform secret for now (service-to-service and
 // operator consoles); the role says what a caller may do:
 // admin (everything), operator (read accounts), rider (only its own account,
-// sub = its VNeID subject).
+// sub = its VNeID subject), committee (a People's Committee: only its own
+// city's exports, claim "city").
 //
 // A rider's token is VNeID-issued in this sense: the VNeID app exchanges the
 // citizen's VNeID login with vnpass for it, and its subject is the
@@ -30,11 +31,22 @@ const (
 	RoleAdmin    Role = "admin"
 	RoleOperator Role = "operator"
 	RoleRider    Role = "rider"
+	// RoleCommittee is a People's Committee downloading its city's exports
+	// (Claims.City names the city).
+	RoleCommittee Role = "committee"
 )
 
 // Claims of a platform token.
 type Claims struct {
 	Role Role `json:"role"`
+	// Operator scopes an operator's token to one operator's lines and lots
+	// (the fare data's networks.operator_id, the parking data's
+	// lots.operator_id). Optional: tokens issued before it have none, and
+	// APIs that need a scope refuse an operator token without one.
+	Operator string `json:"operator,omitempty"`
+	// City scopes a committee token to one city ("hanoi", "hcmc"); tokens
+	// without it parse as before.
+	City string `json:"city,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -59,8 +71,26 @@ func New(secret []byte, now func() time.Time) (*Issuer, error) {
 
 // Issue signs a token for subject with role, valid for ttl.
 func (is *Issuer) Issue(subject string, role Role, ttl time.Duration) (string, error) {
+	return is.IssueFor(subject, role, "", ttl)
+}
+
+// IssueFor is Issue with an operator scope ("" for none).
+func (is *Issuer) IssueFor(subject string, role Role, operator string, ttl time.Duration) (string, error) {
 	now := is.now()
-	c := Claims{Role: role, RegisteredClaims: jwt.RegisteredClaims{
+	c := Claims{Role: role, Operator: operator, RegisteredClaims: jwt.RegisteredClaims{
+		Issuer: issuer, Subject: subject,
+		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+	}}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(is.secret)
+}
+
+// IssueCommittee signs a committee token for subject scoped to city.
+func (is *Issuer) IssueCommittee(subject, city string, ttl time.Duration) (string, error) {
+	if city == "" {
+		return "", errors.New("authjwt: a committee token needs a city")
+	}
+	now := is.now()
+	c := Claims{Role: RoleCommittee, City: city, RegisteredClaims: jwt.RegisteredClaims{
 		Issuer: issuer, Subject: subject,
 		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 	}}
@@ -78,6 +108,10 @@ func (is *Issuer) Parse(token string) (Claims, error) {
 	}
 	switch c.Role {
 	case RoleAdmin, RoleOperator, RoleRider:
+	case RoleCommittee:
+		if c.City == "" {
+			return Claims{}, errors.New("a committee token needs a city")
+		}
 	default:
 		return Claims{}, fmt.Errorf("unknown role %q", c.Role)
 	}
@@ -85,6 +119,9 @@ func (is *Issuer) Parse(token string) (Claims, error) {
 }
 
 const claimsKey = "vnpass.claims"
+
+// CommitteePaths is the only path prefix a committee token may call.
+const CommitteePaths = "/v1/exports/"
 
 // Middleware requires a valid bearer token on every request it guards.
 func (is *Issuer) Middleware() fiber.Handler {
@@ -97,6 +134,12 @@ func (is *Issuer) Middleware() fiber.Handler {
 		claims, err := is.Parse(tok)
 		if err != nil {
 			return Problem(c, fiber.StatusUnauthorized, "unauthenticated", "The token is not valid.")
+		}
+		// Handlers written before the committee role treat every caller
+		// that is not a rider as staff: a committee token is good for the
+		// exports only, denied everywhere else by default.
+		if claims.Role == RoleCommittee && !strings.HasPrefix(c.Path(), CommitteePaths) {
+			return Problem(c, fiber.StatusForbidden, "forbidden", "A committee token may only download exports.")
 		}
 		c.Locals(claimsKey, claims)
 		return c.Next()

@@ -33,6 +33,11 @@ func (s *Sink) EnsureParking(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("ridershipch: parking schema: %w", err)
 	}
+	for _, q := range s.parkingAggregateSchema() {
+		if err := s.conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("ridershipch: parking schema: %w", err)
+		}
+	}
 	return nil
 }
 

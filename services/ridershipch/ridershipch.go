@@ -102,6 +102,7 @@ func (s *Sink) migrate(ctx context.Context) error {
 		PARTITION BY toYYYYMM(exit_at)
 		ORDER BY (network_id, exit_at, journey_id)`,
 	}
+	stmts = append(stmts, s.aggregateSchema()...)
 	for _, q := range stmts {
 		if err := s.conn.Exec(ctx, q); err != nil {
 			return fmt.Errorf("ridershipch: schema: %w", err)

@@ -217,8 +217,9 @@ func (in *Ingestor) process(ctx context.Context, m mqtt.Message) {
 		switch {
 		case errors.Is(err, proto.ErrMalformed):
 			in.stats.Malformed.Add(1)
-			// Never log the payload: it is untrusted and may carry anything.
-			in.cfg.Log.Warn("malformed tap dropped", "topic", m.Topic(), "bytes", len(m.Payload()), "err", err)
+			// Never log the payload: it is untrusted and may carry anything
+			// (nor the bytes of it the error quotes).
+			in.cfg.Log.Warn("malformed tap dropped", "topic", m.Topic(), "bytes", len(m.Payload()), "err", redact(err))
 			m.Ack()
 			return
 		case err != nil:

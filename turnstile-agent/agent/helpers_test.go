@@ -70,7 +70,6 @@ func withTimeout(d time.Duration) rigOption  { return func(c *agent.Config) { c.
 func withNow(now func() time.Time) rigOption { return func(c *agent.Config) { c.Now = now } }
 func withKind(k proto.Kind) rigOption        { return func(c *agent.Config) { c.Kind = k } }
 func withLogger(l *slog.Logger) rigOption    { return func(c *agent.Config) { c.Logger = l } }
-func withMatcher(m agent.Matcher) rigOption  { return func(c *agent.Config) { c.Matcher = m } }
 func withSoftware(s string) rigOption        { return func(c *agent.Config) { c.Software = s } }
 
 // newRig creates the agent and the service connection, but does not connect

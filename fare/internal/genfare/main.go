@@ -291,7 +291,6 @@ func (c city) generate() (map[string][]byte, error) {
 		}
 
 		used := make(map[string]bool)
-		var amounts []decimal.Decimal
 		for _, a := range l.stations {
 			for _, b := range l.stations {
 				if a == b {
@@ -300,7 +299,6 @@ func (c city) generate() (map[string][]byte, error) {
 				f := l.fare(a, b)
 				if !used[f.String()] {
 					used[f.String()] = true
-					amounts = append(amounts, f)
 				}
 				rules = append(rules, []string{c.legGroup(l, a, b), l.network, l.stopID(a), l.stopID(b), l.productID(f), ""})
 			}

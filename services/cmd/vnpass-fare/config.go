@@ -36,6 +36,10 @@ type Config struct {
 	PseudonymKey   string        // VNPASS_PSEUDONYM_KEY, at least 32 bytes
 	FareData       string        // VNPASS_FARE_DATA: a GTFS folder; default the shipped data
 	MaxJourney     time.Duration // VNPASS_MAX_JOURNEY, default 4h: longer is a missing exit
+	// TapRetentionDays (VNPASS_TAP_RETENTION_DAYS) is how long raw taps are
+	// kept in ClickHouse; older months are dropped daily (journeys and
+	// aggregates stay). 0, the default, keeps everything.
+	TapRetentionDays int
 	// MinTapInterval (VNPASS_MIN_TAP_INTERVAL, default 3s): an exit this soon
 	// after an entry, or an entry after an exit, is a second capture.
 	MinTapInterval time.Duration
@@ -48,6 +52,9 @@ type Config struct {
 	// RailData (VNPASS_RAIL_DATA) is a folder with the rail gates'
 	// stations.csv and gates.csv; default the shipped data (Hanoi Station).
 	RailData string
+	// FleetURL (VNPASS_FLEET_URL) is vnpass-fleet's API: the dashboard's
+	// gate and device panel reads it; "" leaves the panel out.
+	FleetURL string
 	// Post-paid travel, enabled when a payment provider is configured:
 	// VNPASS_PAY_URL and VNPASS_PAY_CLIENT_KEY reach it, VNPASS_PAY_PROVIDER
 	// names it in the ledger (default paysim).
@@ -88,6 +95,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		FareData:     getenv("VNPASS_FARE_DATA"),
 		ParkingData:  getenv("VNPASS_PARKING_DATA"),
 		RailData:     getenv("VNPASS_RAIL_DATA"),
+		FleetURL:     getenv("VNPASS_FLEET_URL"),
 		PayURL:       getenv("VNPASS_PAY_URL"),
 		PayClientKey: getenv("VNPASS_PAY_CLIENT_KEY"),
 		PayProvider:  getenv("VNPASS_PAY_PROVIDER"),
@@ -133,6 +141,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("config: VNPASS_MAX_JOURNEY %q: want a duration from 10m to 48h", d)
 		}
 		c.MaxJourney = v
+	}
+	if v := getenv("VNPASS_TAP_RETENTION_DAYS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 31 || n > 36600 {
+			return c, fmt.Errorf("config: VNPASS_TAP_RETENTION_DAYS %q: want whole days from 31 to 36600", v)
+		}
+		c.TapRetentionDays = n
 	}
 	if d := getenv("VNPASS_MIN_TAP_INTERVAL"); d != "" {
 		v, err := time.ParseDuration(d)

@@ -1,4 +1,4 @@
-// Command vnpass-fare is the fare service (subcommands: token, books, reconcile, quote, explain): it reads taps from MQTT (a member
+// Command vnpass-fare is the fare service (subcommands: token, books, reconcile, quote, explain, export): it reads taps from MQTT (a member
 // of a shared subscription), verifies the VNeID assertion, decides and
 // settles each tap in PostgreSQL exactly once, answers the gate, exports
 // taps and journeys to ClickHouse in batches, and serves the accounts API.
@@ -57,6 +57,20 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "export" {
+		cfg, err := ConfigFromEnv(os.Getenv)
+		if err == nil {
+			err = exportCmd(ctx, os.Args[2:], cfg, os.Stderr)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "vnpass-fare export:", err)
+			if errors.Is(err, errUsage) {
+				os.Exit(2)
+			}
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) > 1 && (os.Args[1] == "quote" || os.Args[1] == "explain") {
 		var err error
 		if os.Args[1] == "quote" {
@@ -107,9 +121,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 // console or the simulator gets its credentials in development.
 func token(args []string, getenv func(string) string, out io.Writer) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
-	role := fs.String("role", "admin", "admin, operator or rider")
+	role := fs.String("role", "admin", "admin, operator, rider or committee")
 	sub := fs.String("sub", "console", "subject (a rider's VNeID subject for role rider)")
 	ttl := fs.Duration("ttl", 8*time.Hour, "validity")
+	operator := fs.String("operator", "", "operator id an operator's token is scoped to (hanoi-metro, hurc1, hn-parking, ...)")
+	city := fs.String("city", "", "city a committee's token is scoped to (hanoi, hcmc; role committee)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -117,7 +133,12 @@ func token(args []string, getenv func(string) string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	t, err := is.Issue(*sub, authjwt.Role(*role), *ttl)
+	var t string
+	if authjwt.Role(*role) == authjwt.RoleCommittee {
+		t, err = is.IssueCommittee(*sub, *city, *ttl)
+	} else {
+		t, err = is.IssueFor(*sub, authjwt.Role(*role), *operator, *ttl)
+	}
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,6 @@ type platform struct {
 	cfg    Config
 	idp    *vneidsim.Server
 	idpURL string
-	idpNow func() time.Time
 	broker testenv.MQTT
 	apiURL string
 	token  string

@@ -21,7 +21,9 @@ import (
 	"github.com/vnpass/vnpass/services/accounthttp"
 	"github.com/vnpass/vnpass/services/authjwt"
 	"github.com/vnpass/vnpass/services/collect"
+	"github.com/vnpass/vnpass/services/dashhttp"
 	"github.com/vnpass/vnpass/services/disputepg"
+	"github.com/vnpass/vnpass/services/exportch"
 	"github.com/vnpass/vnpass/services/farehttp"
 	"github.com/vnpass/vnpass/services/payhttp"
 	"github.com/vnpass/vnpass/services/riderhttp"
@@ -117,6 +119,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	m.Exporter = &ridership.Exporter{Source: m.Store, Sink: m.Sink, Pseudo: pseudo, Interval: cfg.ExportInterval, Log: m.Log}
 	m.goRun(func() { m.Exporter.Run(runCtx) })
+	m.goRun(func() { m.retainTaps(runCtx) }) // VNPASS_TAP_RETENTION_DAYS (export.go)
 	// Assertion ids are kept as long as a tap decided offline may arrive
 	// with one (MaxOfflineAge) and an hour more (beyond the verifier's
 	// leeway: a replay is then refused as expired or too old).
@@ -188,8 +191,12 @@ func (m *Main) Open(ctx context.Context) (err error) {
 				DebtLimit: m.Proc.DebtLimit()}),
 			riderhttp.Routes(riderhttp.Config{Store: m.Store, Disputes: m.Disputes, Fares: fares, Now: cfg.Now,
 				Consents: m.riderConsents(), Parking: m.riderParking()}),
+			m.dashboardRoutes(fares), // the operators' dashboard (dashboard.go)
+			// People's Committees' exports (services/exportch): recipient keys
+			// derived from the pseudonym key, per recipient.
+			exportch.Routes(exportch.HTTPConfig{Exporter: m.exporter(), MasterKey: []byte(cfg.PseudonymKey), Log: m.Log}),
 		},
-		Public: []func(fiber.Router){riderhttp.Page()},
+		Public: []func(fiber.Router){riderhttp.Page(), dashhttp.Page()},
 	})
 	if err := m.mountPartners(fares); err != nil {
 		return err
