@@ -10,10 +10,17 @@
 // lines (fare data networks.operator_id) and lots (parking data
 // lots.operator_id). A line or lot of another operator answers 404, as if
 // it did not exist. Riders see nothing.
+//
+// Disputes: /v1/dashboard/disputes lists the open disputes on the caller's
+// lines and lots (Config.Disputes says which line or lot each charge is
+// on), the rider by a short reference only; the page resolves them through
+// riderhttp's POST /v1/disputes/:id/resolution.
 package dashhttp
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -48,6 +55,24 @@ type Config struct {
 	FleetToken func() (string, error)
 	HTTP       *http.Client
 	Now        func() time.Time
+	// Disputes lists the open disputes with the line or lot of each
+	// charge (the dispute queue of riderhttp does not say); nil: none.
+	Disputes func(ctx context.Context) ([]Dispute, error)
+}
+
+// Dispute is one open dispute as the dashboard reads it: the charge and
+// what scopes it (a journey's line and operator, a parking session's lot).
+type Dispute struct {
+	ID         int64
+	Kind       string
+	ChargeID   int64
+	ChargedVND int64
+	Reason     string
+	CreatedAt  time.Time
+	Subject    string
+	Line       string // a journey's network id
+	Operator   string // a journey's operator id
+	Lot        string // a parking session's lot id
 }
 
 type line struct {
@@ -154,6 +179,7 @@ func Routes(cfg Config) func(fiber.Router) {
 		g.Get("/revenue", h.revenue)
 		g.Get("/parking", h.parking)
 		g.Get("/devices", h.devices)
+		g.Get("/disputes", h.disputes)
 	}
 }
 
@@ -434,4 +460,76 @@ func (h *handlers) devices(c *fiber.Ctx) error {
 		out = append(out, dev)
 	}
 	return c.JSON(fiber.Map{"devices": out, "offline": offline, "queued": queued})
+}
+
+// riderRef is a short reference to a rider for the operator's eyes: a
+// prefix of a hash of the subject, never the subject itself.
+func riderRef(subject string) string {
+	h := sha256.Sum256([]byte("vnpass-dashboard-rider:" + subject))
+	return "R-" + strings.ToUpper(hex.EncodeToString(h[:4]))
+}
+
+// disputes is the open disputes on the caller's lines and lots, oldest
+// first; they are resolved through POST /v1/disputes/:id/resolution.
+func (h *handlers) disputes(c *fiber.Ctx) error {
+	s, ok, err := h.scopeOf(c)
+	if !ok {
+		return err
+	}
+	type row struct {
+		ID         int64  `json:"id"`
+		Kind       string `json:"kind"`
+		ChargeID   int64  `json:"charge_id"`
+		ChargedVND int64  `json:"charged_vnd"`
+		Reason     string `json:"reason"`
+		CreatedAt  string `json:"created_at"`
+		AgeS       int64  `json:"age_s"`
+		Rider      string `json:"rider"`
+		Where      string `json:"where"`
+		WhereName  string `json:"where_name"`
+	}
+	out := []row{}
+	if h.cfg.Disputes == nil {
+		return c.JSON(fiber.Map{"disputes": out})
+	}
+	ds, err := h.cfg.Disputes(c.UserContext())
+	if err != nil {
+		return err
+	}
+	lines, lots := map[string]string{}, map[string]string{}
+	for _, l := range s.lines {
+		lines[l.ID] = l.Name
+	}
+	for _, l := range s.lots {
+		lots[l.ID] = l.Name
+	}
+	now := h.cfg.Now()
+	for _, d := range ds {
+		r := row{ID: d.ID, Kind: d.Kind, ChargeID: d.ChargeID, ChargedVND: d.ChargedVND, Reason: d.Reason,
+			CreatedAt: d.CreatedAt.In(fare.Zone).Format(time.RFC3339), AgeS: int64(now.Sub(d.CreatedAt).Seconds()), Rider: riderRef(d.Subject)}
+		switch {
+		case d.Lot != "":
+			name, mine := lots[d.Lot]
+			if !mine && s.operator != "" {
+				continue
+			}
+			r.Where, r.WhereName = d.Lot, name
+		case d.Line != "":
+			name, mine := lines[d.Line]
+			if !mine && s.operator != "" && d.Operator != s.operator {
+				continue
+			}
+			r.Where, r.WhereName = d.Line, name
+		default:
+			if s.operator != "" { // nothing says whose it is: admins only
+				continue
+			}
+		}
+		if r.AgeS < 0 {
+			r.AgeS = 0
+		}
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return c.JSON(fiber.Map{"disputes": out})
 }

@@ -3,9 +3,11 @@ package dashhttp
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,5 +108,76 @@ func TestScopeFiltersQueriesAndDevices(t *testing.T) {
 	}
 	if _, out := get("/v1/dashboard/devices", admin); len(out["devices"].([]any)) != 3 {
 		t.Errorf("admin's devices: %v", out)
+	}
+}
+
+// TestDisputesScoped: each operator lists the open disputes on its own
+// lines and lots only, a rider by a short reference and never the subject;
+// an admin lists all, including one whose charge says no line or lot.
+func TestDisputesScoped(t *testing.T) {
+	fares, err := fare.Shipped()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := parking.Shipped()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
+	ds := []Dispute{
+		{ID: 3, Kind: "journey", ChargeID: 30, ChargedVND: 9000, Reason: "twice", CreatedAt: at, Subject: "vn_secret_subject_a", Line: "hn2a", Operator: "hanoi-metro"},
+		{ID: 4, Kind: "journey", ChargeID: 40, ChargedVND: 7000, Reason: "twice", CreatedAt: at, Subject: "vn_secret_subject_b", Line: "hcm1", Operator: "hurc1"},
+		{ID: 5, Kind: "parking_session", ChargeID: 50, ChargedVND: 5000, Reason: "barrier", CreatedAt: at, Subject: "vn_secret_subject_a", Lot: "hnp-cat-linh"},
+		{ID: 6, Kind: "parking_session", ChargeID: 60, ChargedVND: 5000, Reason: "gone", CreatedAt: at, Subject: "vn_secret_subject_c"},
+	}
+	is, _ := authjwt.New([]byte("0123456789abcdef0123456789abcdef"), nil)
+	app := fiber.New()
+	v1 := app.Group("/v1", is.Middleware())
+	Routes(Config{Aggregates: &fakeAggregates{}, Fares: fares, Lots: cat.Lots(), Now: func() time.Time { return at.Add(90 * time.Minute) },
+		Disputes: func(context.Context) ([]Dispute, error) { return ds, nil }})(v1)
+	list := func(tok string) (int, []map[string]any, string) {
+		req := httptest.NewRequest("GET", "/v1/dashboard/disputes", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := app.Test(req, 5000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		var out struct {
+			Disputes []map[string]any `json:"disputes"`
+		}
+		json.Unmarshal(body, &out)
+		return resp.StatusCode, out.Disputes, string(body)
+	}
+	ids := func(rows []map[string]any) []float64 {
+		var out []float64
+		for _, r := range rows {
+			out = append(out, r["id"].(float64))
+		}
+		return out
+	}
+	metro, _ := is.IssueFor("lan", authjwt.RoleOperator, "hanoi-metro", time.Hour)
+	hcm, _ := is.IssueFor("minh", authjwt.RoleOperator, "hurc1", time.Hour)
+	park, _ := is.IssueFor("hoa", authjwt.RoleOperator, "hn-parking", time.Hour)
+	admin, _ := is.Issue("root", authjwt.RoleAdmin, time.Hour)
+	rider, _ := is.Issue("vn_secret_subject_a", authjwt.RoleRider, time.Hour)
+	for name, c := range map[string]struct {
+		tok  string
+		want []float64
+	}{"hanoi-metro": {metro, []float64{3}}, "hurc1": {hcm, []float64{4}}, "hn-parking": {park, []float64{5}}, "admin": {admin, []float64{3, 4, 5, 6}}} {
+		st, rows, body := list(c.tok)
+		if st != 200 || fmt.Sprint(ids(rows)) != fmt.Sprint(c.want) {
+			t.Errorf("%s: %d %v, want %v", name, st, ids(rows), c.want)
+		}
+		if strings.Contains(body, "secret") {
+			t.Errorf("%s: the answer names a rider: %s", name, body)
+		}
+	}
+	_, rows, _ := list(metro)
+	if len(rows) == 1 && (rows[0]["rider"] != riderRef("vn_secret_subject_a") || rows[0]["age_s"] != 5400.0 || rows[0]["where_name"] == "") {
+		t.Errorf("hanoi-metro's dispute: %v", rows[0])
+	}
+	if st, _, _ := list(rider); st != 403 {
+		t.Errorf("a rider reads the dispute panel: %d", st)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -255,6 +256,28 @@ func TestDashboardPageAndFreshness(t *testing.T) {
 	if err := b.Viewport(ctx, 1280, 900, 1); err != nil {
 		t.Fatal(err)
 	}
+	// A rider disputes a trip on hanoi-metro's line: it reaches the panel.
+	sub, subFace := p.rider("001090088888")
+	{
+		in := p.rawGate("hn2a-cat-linh", "hn2a-cat-linh-in08")
+		out := p.rawGate("hn2a-lang", "hn2a-lang-out08")
+		wantReason(t, "entry", in.send(proto.KindMetroEntry, p.assertion(subFace, in.dev)), proto.ReasonOK)
+		wantReason(t, "exit", out.send(proto.KindMetroExit, p.assertion(subFace, out.dev)), proto.ReasonOK)
+	}
+	var journeyID int64
+	if err := p.main.Store.Pool().QueryRow(context.Background(), `SELECT id FROM journeys WHERE subject = $1`, sub).Scan(&journeyID); err != nil {
+		t.Fatal(err)
+	}
+	riderTok, _ := p.main.Auth.Issue(sub, authjwt.RoleRider, time.Hour)
+	code, filed := p.call("POST", "/v1/me/disputes", riderTok, map[string]any{"kind": "journey", "charge_id": journeyID,
+		"reason": "Cổng ra thu hai lần · The exit gate charged me twice"})
+	if code != 201 {
+		t.Fatalf("dispute: %d %v", code, filed)
+	}
+	disputeID := int64(filed["id"].(float64))
+	charged := int64(filed["charged_vnd"].(float64))
+	balanceBefore := p.balance(sub)
+
 	metro, _ := p.main.Auth.IssueFor("lan", authjwt.RoleOperator, "hanoi-metro", time.Hour)
 	start := time.Now()
 	if err := b.Navigate(ctx, p.apiURL+"/dashboard/?day="+seedDay.Format("2006-01-02")+"#token="+metro); err != nil {
@@ -291,6 +314,59 @@ func TestDashboardPageAndFreshness(t *testing.T) {
 		t.Errorf("hanoi-metro's page shows HCMC's line")
 	}
 	if err := b.Screenshot(ctx, filepath.Join(shots, "1-hanoi-metro.png"), true); err != nil {
+		t.Fatal(err)
+	}
+
+	// The dispute in the panel: the rider by a short reference only; the
+	// operator refunds it in full from the page.
+	sel := fmt.Sprintf(`#disputes-list .dispute[data-id="%d"]`, disputeID)
+	var panel struct {
+		Rows int    `json:"rows"`
+		Text string `json:"text"`
+	}
+	b.Eval(ctx, `({rows: document.querySelectorAll("#disputes-list .dispute").length,
+		text: (document.querySelector(`+strconv.Quote(sel)+`) || {}).innerText || ""})`, &panel)
+	if panel.Rows != 1 || !strings.Contains(panel.Text, "Cổng ra thu hai lần") || !strings.Contains(panel.Text, money.Format(money.Dong(charged))) ||
+		!strings.Contains(panel.Text, "#"+strconv.FormatInt(journeyID, 10)) || !strings.Contains(panel.Text, "R-") || strings.Contains(panel.Text, sub) {
+		t.Errorf("dispute panel: %+v, want dispute %d of %d ₫ with the rider's short reference only", panel, disputeID, charged)
+	}
+	// Scoped: the parking operator and HCMC's metro do not see it, an admin does.
+	hcmTok, _ := p.main.Auth.IssueFor("minh", authjwt.RoleOperator, "hurc1", time.Hour)
+	parkTok, _ := p.main.Auth.IssueFor("hoa", authjwt.RoleOperator, "hn-parking", time.Hour)
+	for who, want := range map[string]int{p.token: 1, hcmTok: 0, parkTok: 0, metro: 1} {
+		st, out := p.call("GET", "/v1/dashboard/disputes", who, nil)
+		if ds, _ := out["disputes"].([]any); st != 200 || len(ds) != want {
+			t.Errorf("/v1/dashboard/disputes: %d %v, want %d", st, out, want)
+		}
+	}
+	if err := b.Type(ctx, sel+` input[name=reason]`, "Đã kiểm tra, hoàn tiền · Checked, refunded"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Screenshot(ctx, filepath.Join(shots, "1b-dispute.png"), true); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Click(ctx, sel+` button.refund`); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WaitFor(ctx, `document.body.dataset.disputes === "done"`); err != nil {
+		t.Fatal(err)
+	}
+	var after struct {
+		Rows int    `json:"rows"`
+		Note string `json:"note"`
+	}
+	b.Eval(ctx, `({rows: document.querySelectorAll("#disputes-list .dispute").length, note: document.getElementById("disputes-note").textContent})`, &after)
+	if after.Rows != 0 || !strings.Contains(after.Note, "Refunded "+money.Format(money.Dong(charged))) {
+		t.Errorf("after the refund the panel shows %+v, want no open dispute and the refund said", after)
+	}
+	if got := p.balance(sub); got != balanceBefore+charged {
+		t.Errorf("rider's balance %d after the refund, want %d", got, balanceBefore+charged)
+	}
+	if st, d := p.call("GET", fmt.Sprintf("/v1/disputes/%d", disputeID), p.token, nil); st != 200 || d["status"] != "refunded" ||
+		int64(d["refund_vnd"].(float64)) != charged || !strings.Contains(fmt.Sprint(d["resolved_by"]), "lan") {
+		t.Errorf("dispute after the page's refund: %d %v", st, d)
+	}
+	if err := b.Screenshot(ctx, filepath.Join(shots, "1c-refunded.png"), true); err != nil {
 		t.Fatal(err)
 	}
 	park, _ := p.main.Auth.IssueFor("hoa", authjwt.RoleOperator, "hn-parking", time.Hour)

@@ -163,6 +163,9 @@ func TestRiderPageOnAPhone(t *testing.T) {
 	wantReason(t, "exit", out.send(proto.KindMetroExit, p.assertion(face, out.dev)), proto.ReasonOK)
 	wantReason(t, "other's entry", in.send(proto.KindMetroEntry, p.assertion(otherFace, in.dev)), proto.ReasonOK)
 	_ = other
+	// A parking session through the barriers of a shipped lot (open all day).
+	parkedAt := time.Now()
+	parkFee := parkThrough(t, p, "hnp-cat-linh", "05", face, "29B1-555.55")
 
 	shots := os.Getenv("VNPASS_SCREENSHOTS")
 	if shots == "" {
@@ -214,7 +217,7 @@ func TestRiderPageOnAPhone(t *testing.T) {
 		t.Fatal(err)
 	}
 	q, _ := p.fares.PriceFor(fare.Query{From: "hn2a-cat-linh", To: "hn2a-yen-nghia", At: time.Now()})
-	wantBalance := money.Format(money.Dong(100_000).Sub(q.Amount))
+	wantBalance := money.Format(money.Dong(100_000).Sub(q.Amount).Sub(money.Dong(parkFee)))
 	if page.Balance != wantBalance || len(page.Trips) != 1 || page.Trips[0] != "Cát Linh → Yên Nghĩa" || page.Hash != "" ||
 		page.Width != 360 || page.Scroll > 360 {
 		t.Errorf("page: %+v, want balance %s and one trip Cát Linh → Yên Nghĩa, no token in the URL, no sideways scroll", page, wantBalance)
@@ -222,6 +225,31 @@ func TestRiderPageOnAPhone(t *testing.T) {
 	if err := b.Screenshot(ctx, filepath.Join(shots, "1-trips.png"), false); err != nil {
 		t.Fatal(err)
 	}
+
+	// The parking session: lot, plate, times, fee and why.
+	var pk struct {
+		Lots  []string `json:"lots"`
+		When  string   `json:"when"`
+		Amt   string   `json:"amt"`
+		Why   string   `json:"why"`
+		Shown bool     `json:"shown"`
+	}
+	if err := b.Eval(ctx, `(() => { const li = document.querySelector("#parking li.park");
+		if (li) li.querySelector(".why").click();
+		return {lots: [...document.querySelectorAll("#parking li.park .route")].map(e => e.textContent),
+		shown: !document.getElementById("parking-card").hidden,
+		when: li ? li.querySelector(".when").textContent : "", amt: li ? li.querySelector(".amt").textContent : "",
+		why: li ? li.querySelector(".expl").textContent : ""}; })()`, &pk); err != nil {
+		t.Fatal(err)
+	}
+	if !pk.Shown || len(pk.Lots) != 1 || pk.Lots[0] != "Bãi xe ga Cát Linh" || !strings.Contains(pk.When, "29B155555") ||
+		!strings.Contains(pk.When, "Xe máy") || !strings.Contains(pk.When, parkedAt.In(fare.Zone).Format("15:")) || pk.Amt != money.Format(money.Dong(parkFee)) || (parkFee > 0 && pk.Why == "") {
+		t.Errorf("parking on the page: %+v, want the session at Bãi xe ga Cát Linh, 29B155555, %d ₫ and why", pk, parkFee)
+	}
+	if err := b.Screenshot(ctx, filepath.Join(shots, "1b-parking.png"), true); err != nil {
+		t.Fatal(err)
+	}
+	b.Eval(ctx, `document.querySelector("#parking li.park .why").click()`, nil) // folded again
 
 	// Why did I pay this?
 	if err := b.Click(ctx, "#trips li.trip .why"); err != nil {
@@ -290,4 +318,31 @@ func TestRiderPageOnAPhone(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("page %d bytes; screenshots in %s", size, shots)
+}
+
+// parkThrough parks the rider (face) at lot through an entry and an exit
+// barrier (devices <lot>-in<n>, <lot>-out<n>) with the plate, and returns
+// the fee the exit barrier charged.
+func parkThrough(t *testing.T, p *platform, lot, n, face, plate string) int64 {
+	t.Helper()
+	var fee int64
+	for _, step := range []struct {
+		g    *gate
+		kind proto.Kind
+	}{{p.rawGate(lot, lot+"-in"+n), proto.KindParkingEntry}, {p.rawGate(lot, lot+"-out"+n), proto.KindParkingExit}} {
+		now := time.Now()
+		tp := proto.Tap{EventID: proto.NewEventID(now), Device: step.g.dev, Site: step.g.site, Kind: step.kind,
+			Assertion: p.assertion(face, step.g.dev), CapturedAt: proto.At(now), Plate: plate}
+		b, err := tp.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		step.g.publish(b)
+		d := step.g.decision(tp.EventID)
+		wantReason(t, string(step.kind), d, proto.ReasonOK)
+		if d.FareVND != nil {
+			fee = *d.FareVND
+		}
+	}
+	return fee
 }

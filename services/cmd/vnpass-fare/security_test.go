@@ -182,6 +182,7 @@ var authzMatrix = map[string]map[string]string{
 	"GET /v1/dashboard/revenue":  adminOnly,
 	"GET /v1/dashboard/parking":  adminOnly,
 	"GET /v1/dashboard/devices":  adminOnly,
+	"GET /v1/dashboard/disputes": adminOnly,
 	"GET /v1/exports/:file":      adminOnly,
 
 	"POST /partner/v1/admin/partners":                      adminPartner,

@@ -202,6 +202,59 @@
       }).join("") + "</table>" : '<p class="empty">Không có thiết bị · No devices</p>';
   }
 
+  function age(s) {
+    var n;
+    if (s < 3600) { n = Math.max(1, Math.round(s / 60)); return n + " phút · " + n + " min"; }
+    if (s < 172800) { n = Math.round(s / 3600); return n + " giờ · " + n + " h"; }
+    n = Math.round(s / 86400); return n + " ngày · " + n + " days";
+  }
+  // Typed-in answers are kept: the list is redrawn by the refresh only
+  // when no answer is being written.
+  function disputesBusy() {
+    return [].some.call(document.querySelectorAll("#disputes-list input"), function (i) { return i.value !== ""; });
+  }
+  function drawDisputes(data, force) {
+    if (!force && disputesBusy()) return;
+    var ds = data.disputes;
+    $("disputes-totals").textContent = "Đang mở " + ds.length + " · Open " + ds.length;
+    $("disputes-list").innerHTML = ds.length ? ds.map(function (d) {
+      var what = d.kind === "parking_session" ? "Gửi xe · Parking #" + d.charge_id : "Chuyến đi · Journey #" + d.charge_id;
+      return '<div class="dispute" data-id="' + d.id + '"><h3>#' + d.id + " · " + esc(what) + (d.where_name || d.where ? " · " + esc(d.where_name || d.where) : "") + "</h3>" +
+        '<p class="totals">Hành khách · Rider <b class="rider">' + esc(d.rider) + "</b> · Số tiền · Amount <b>" + vnd(d.charged_vnd) +
+        "</b> · Đã chờ · Age " + age(d.age_s) + "</p>" +
+        '<p class="why">Lý do · Reason: “' + esc(d.reason) + "”</p>" +
+        '<form><input name="amount" type="number" min="1" step="1" max="' + d.charged_vnd + '" placeholder="₫ (toàn bộ · full)" aria-label="Số tiền hoàn · Refund amount">' +
+        '<input name="reason" placeholder="Trả lời hành khách · Answer to the rider" aria-label="Lý do · Reason" required minlength="5">' +
+        '<button type="button" class="refund">Hoàn tiền · Refund</button><button type="button" class="reject">Từ chối · Reject</button></form></div>';
+    }).join("") : '<p class="empty">Không có khiếu nại đang mở · No open disputes</p>';
+  }
+  function loadDisputes(force) { return api("disputes").then(function (d) { drawDisputes(d, force); }); }
+  function note(text, bad) { var n = $("disputes-note"); n.textContent = text; n.className = bad ? "note bad" : "note"; }
+  $("disputes-list").addEventListener("click", function (e) {
+    var b = e.target.closest("button");
+    if (!b) return;
+    var box = b.closest(".dispute"), id = box.dataset.id;
+    var reason = box.querySelector("input[name=reason]").value.trim(), amount = box.querySelector("input[name=amount]").value;
+    if (reason.length < 5) { note("Hãy ghi lý do cho hành khách · Write the reason the rider will read", true); return; }
+    var body = { outcome: b.classList.contains("refund") ? "refund" : "reject", reason: reason };
+    if (body.outcome === "refund" && amount) body.amount_vnd = Math.round(+amount);
+    [].forEach.call(box.querySelectorAll("button,input"), function (x) { x.disabled = true; });
+    document.body.dataset.disputes = "busy";
+    fetch("/v1/disputes/" + encodeURIComponent(id) + "/resolution", {
+      method: "POST", headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" }, body: JSON.stringify(body)
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (p) {
+        if (!r.ok) throw new Error((p.detail || r.statusText) + " (" + r.status + ")");
+        return p;
+      });
+    }).then(function (d) {
+      note(d.status === "refunded" ? "Đã hoàn " + vnd(d.refund_vnd) + " cho #" + d.id + " · Refunded " + vnd(d.refund_vnd) + " on #" + d.id
+        : "Đã từ chối #" + d.id + " · Rejected #" + d.id, false);
+    }, function (err) { note("Không xử lý được · Could not resolve #" + id + ": " + err.message, true); })
+      .then(function () { return loadDisputes(true); })
+      .then(function () { document.body.dataset.disputes = "done"; }, function (err) { note(err.message, true); document.body.dataset.disputes = "done"; });
+  });
+
   function q() {
     var p = "?day=" + encodeURIComponent($("day").value);
     if ($("line").value) p += "&line=" + encodeURIComponent($("line").value);
@@ -215,7 +268,8 @@
       api("stations" + q()).then(drawStations),
       api("od" + q()).then(drawOD),
       api("revenue?day=" + encodeURIComponent($("day").value)).then(drawRevenue),
-      api("parking?day=" + encodeURIComponent($("day").value)).then(drawParking)
+      api("parking?day=" + encodeURIComponent($("day").value)).then(drawParking),
+      loadDisputes(false)
     ];
     if (scope.fleet) {
       $("devices-card").hidden = false;

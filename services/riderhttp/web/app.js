@@ -105,6 +105,62 @@
     });
   }
 
+  var vehicleVI = { motorbike: "Xe máy", car: "Ô tô", large: "Xe lớn" };
+  var vehicleEN = { motorbike: "motorbike", car: "car", large: "large vehicle" };
+  function vnd(n) { return Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ".") + " ₫"; }
+
+  // Parking times come as instants (UTC); shown at Vietnam's time.
+  function lhhmm(s) { return s ? hhmm(new Date(Date.parse(s) + 7 * 3600e3).toISOString()) : "…"; }
+
+  function park(p) {
+    var li = $("park-tpl").content.firstElementChild.cloneNode(true);
+    li.dataset.session = p.id;
+    li.querySelector(".route").textContent = p.lot_name || p.lot_id;
+    li.querySelector(".amt").textContent = p.status === "open" ? "Đang gửi · Parked" : p.charged_text;
+    li.querySelector(".when").textContent = (vehicleVI[p.vehicle] || p.vehicle) + " · " + (vehicleEN[p.vehicle] || p.vehicle) +
+      (p.plate ? " · " + p.plate : "") + " · " + lhhmm(p.entry_at) + " → " + lhhmm(p.exit_at);
+    var tags = li.querySelector(".tags");
+    if (p.status !== "open" && p.fee_vnd !== p.charged_vnd) { tags.appendChild(el("span", "Phí · Fee " + vnd(p.fee_vnd))); }
+    if (p.refunded_vnd) { tags.appendChild(el("span", "Đã hoàn · Refunded " + vnd(p.refunded_vnd), "st-refunded")); }
+    if (p.tariff_rule === "subscription") { tags.appendChild(el("span", "Vé tháng · Subscription")); }
+    if (p.dispute) {
+      tags.appendChild(el("span", "Khiếu nại · Dispute: " + statusVI[p.dispute.status] + " · " + statusEN[p.dispute.status], "st-" + p.dispute.status));
+    }
+    var expl = li.querySelector(".expl"), form = li.querySelector(".dform"), dbtn = li.querySelector(".dispute");
+    dbtn.hidden = !p.disputable;
+    var why = li.querySelector(".why");
+    why.hidden = !(p.explanation && p.explanation.length);
+    why.onclick = function () {
+      if (!expl.hidden) { expl.hidden = true; return; }
+      expl.textContent = "";
+      p.explanation.forEach(function (st) {
+        var amt = st.amount_vnd ? " (" + vnd(st.amount_vnd) + ")" : "";
+        expl.appendChild(el("p", st.vi + amt));
+        expl.appendChild(el("p", st.en + amt, "en"));
+      });
+      expl.hidden = false;
+    };
+    dbtn.onclick = function () { form.hidden = !form.hidden; };
+    form.onsubmit = function (ev) {
+      ev.preventDefault();
+      api("POST", "/v1/me/disputes", { kind: "parking_session", charge_id: p.id, reason: form.reason.value }).then(function () {
+        say("Đã gửi khiếu nại", "Dispute sent");
+        return refresh();
+      }, function (e) { say("Không gửi được khiếu nại", e.message); });
+    };
+    return li;
+  }
+
+  function loadParking() {
+    var q = "?limit=50&to=" + ymd(new Date()) + "&from=" + ymd(new Date(Date.now() - 30 * 86400e3));
+    return api("GET", "/v1/me/parking" + q).then(function (r) {
+      var ul = $("parking");
+      ul.textContent = "";
+      r.sessions.forEach(function (p) { ul.appendChild(park(p)); });
+      $("parking-card").hidden = !r.sessions.length;
+    });
+  }
+
   function loadDisputes() {
     return api("GET", "/v1/me/disputes").then(function (r) {
       var ul = $("disputes");
@@ -122,7 +178,7 @@
   }
 
   function refresh() {
-    return Promise.all([loadMe(), loadTrips(), loadDisputes()]).then(function () {
+    return Promise.all([loadMe(), loadTrips(), loadParking(), loadDisputes()]).then(function () {
       document.body.dataset.ready = "1";
     }, function (e) { say("Không tải được dữ liệu", e.message); document.body.dataset.ready = "error"; });
   }
