@@ -13,6 +13,12 @@ type TapHandler interface {
 	Handle(ctx context.Context, topic string, payload []byte) (Reply, error)
 }
 
+// DecodedHandler is a TapHandler that can also take a tap already decoded,
+// so that the tap path parses each payload once.
+type DecodedHandler interface {
+	HandleTap(ctx context.Context, topic string, t proto.Tap) (Reply, error)
+}
+
 // Dispatch hands each tap to the handler of its device kind, so that one
 // tap stream (one shared subscription) serves metro gates, parking barriers
 // and rail gates, each decided by its own service logic. A kind with no
@@ -30,12 +36,18 @@ func (d *Dispatch) Handle(ctx context.Context, topic string, payload []byte) (Re
 		// The default handler counts and reports the malformed payload.
 		return d.Default.Handle(ctx, topic, payload)
 	}
-	if h := d.ByKind[t.Kind]; h != nil {
-		r, err := h.Handle(ctx, topic, payload)
-		if err != nil {
-			return r, fmt.Errorf("%s tap: %w", t.Kind, err)
-		}
-		return r, nil
+	h := d.Default
+	if k := d.ByKind[t.Kind]; k != nil {
+		h = k
 	}
-	return d.Default.Handle(ctx, topic, payload)
+	var r Reply
+	if dh, ok := h.(DecodedHandler); ok {
+		r, err = dh.HandleTap(ctx, topic, t)
+	} else {
+		r, err = h.Handle(ctx, topic, payload)
+	}
+	if err != nil && h != d.Default {
+		return r, fmt.Errorf("%s tap: %w", t.Kind, err)
+	}
+	return r, err
 }

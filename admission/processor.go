@@ -146,6 +146,11 @@ func (p *Processor) Handle(ctx context.Context, topic string, payload []byte) (R
 		p.stats.Malformed.Add(1)
 		return Reply{}, err
 	}
+	return p.HandleTap(ctx, topic, t)
+}
+
+// HandleTap is Handle for a tap already decoded (by Dispatch).
+func (p *Processor) HandleTap(ctx context.Context, topic string, t proto.Tap) (Reply, error) {
 	_, site, device, err := p.cfg.Topics.Parse(topic)
 	if err != nil || site != t.Site || device != t.Device {
 		p.stats.Malformed.Add(1)

@@ -9,10 +9,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strings"
 	"time"
+
+	"github.com/vnpass/vnpass/internal/pgmigrate"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -57,50 +56,8 @@ func (s *Store) Close() { s.pool.Close() }
 // migrate applies the embedded migrations in name order, once each, under
 // an advisory lock of its own (replicas starting together do not race).
 func (s *Store) migrate(ctx context.Context) error {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("disputepg: migrate: %w", err)
-	}
-	defer conn.Release()
-	const lockID = 0x766e70617373_64 // "vnpass" + "d"
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(lockID)); err != nil {
-		return fmt.Errorf("disputepg: migrate: lock: %w", err)
-	}
-	defer conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", int64(lockID))
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS dispute_migrations (
-		name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		return fmt.Errorf("disputepg: migrate: %w", err)
-	}
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
-		var done bool
-		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM dispute_migrations WHERE name = $1)", base).Scan(&done); err != nil {
-			return fmt.Errorf("disputepg: migrate: %w", err)
-		}
-		if done {
-			continue
-		}
-		sql, err := migrations.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, string(sql)); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, "INSERT INTO dispute_migrations (name) VALUES ($1)", base)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("disputepg: migration %s: %w", base, err)
-		}
-	}
-	return nil
+	return pgmigrate.Apply(ctx, s.pool, pgmigrate.Set{FS: migrations, Glob: "migrations/*.sql",
+		Table: "dispute_migrations", LockID: 0x766e70617373_64, Name: "disputepg"})
 }
 
 // File records a new dispute (dispute.New) and returns it with its id;

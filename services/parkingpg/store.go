@@ -12,10 +12,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strings"
 	"time"
+
+	"github.com/vnpass/vnpass/internal/pgmigrate"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -77,50 +76,8 @@ func (s *Store) Catalogue() *parking.Catalogue { return s.cat }
 // an advisory lock of its own, recorded in parking_migrations (settlepg
 // keeps schema_migrations).
 func (s *Store) migrate(ctx context.Context) error {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("parkingpg: migrate: %w", err)
-	}
-	defer conn.Release()
-	const lockID = 0x7061726b696e67 // "parking"
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockID); err != nil {
-		return fmt.Errorf("parkingpg: migrate: lock: %w", err)
-	}
-	defer conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", lockID)
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS parking_migrations (
-		name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		return fmt.Errorf("parkingpg: migrate: %w", err)
-	}
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
-		var done bool
-		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM parking_migrations WHERE name = $1)", base).Scan(&done); err != nil {
-			return fmt.Errorf("parkingpg: migrate: %w", err)
-		}
-		if done {
-			continue
-		}
-		sql, err := migrations.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, string(sql)); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, "INSERT INTO parking_migrations (name) VALUES ($1)", base)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("parkingpg: migration %s: %w", base, err)
-		}
-	}
-	return nil
+	return pgmigrate.Apply(ctx, s.pool, pgmigrate.Set{FS: migrations, Glob: "migrations/*.sql",
+		Table: "parking_migrations", LockID: 0x7061726b696e67, Name: "parkingpg"})
 }
 
 // inTx runs fn in a transaction, again on serialization failures,

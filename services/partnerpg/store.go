@@ -14,10 +14,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strings"
 	"time"
+
+	"github.com/vnpass/vnpass/internal/pgmigrate"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -79,50 +78,8 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // migrate applies the embedded migrations once each, in name order, under
 // an advisory lock of its own (replicas starting together do not race).
 func (s *Store) migrate(ctx context.Context) error {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("partnerpg: migrate: %w", err)
-	}
-	defer conn.Release()
-	const lockID = 0x766e70617274 // "vnpart"
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockID); err != nil {
-		return fmt.Errorf("partnerpg: migrate: lock: %w", err)
-	}
-	defer conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", lockID)
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS partner_schema_migrations (
-		name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		return fmt.Errorf("partnerpg: migrate: %w", err)
-	}
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
-		var done bool
-		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM partner_schema_migrations WHERE name = $1)", base).Scan(&done); err != nil {
-			return fmt.Errorf("partnerpg: migrate: %w", err)
-		}
-		if done {
-			continue
-		}
-		sql, err := migrations.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, string(sql)); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, "INSERT INTO partner_schema_migrations (name) VALUES ($1)", base)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("partnerpg: migration %s: %w", base, err)
-		}
-	}
-	return nil
+	return pgmigrate.Apply(ctx, s.pool, pgmigrate.Set{FS: migrations, Glob: "migrations/*.sql",
+		Table: "partner_schema_migrations", LockID: 0x766e70617274, Name: "partnerpg"})
 }
 
 // riderRef is the partner's handle for a rider: a keyed hash of the subject
