@@ -613,7 +613,7 @@ func closeJourneys(ctx context.Context, tx pgx.Tx, round []*item) error {
 	tag, err := tx.Exec(ctx, `UPDATE journeys j SET exit_event = u.exit_event::uuid, exit_site = u.exit_site, exit_at = u.exit_at,
 		status = u.status, fare = u.fare::numeric, fare_rule = u.fare_rule, operator_id = u.operator_id,
 		full_fare = u.full_fare::numeric, cap = u.cap, cap_rule = u.cap_rule, transfer_rule = u.transfer_rule,
-		transfer_from = u.transfer_from, pass_id = u.pass_id
+		transfer_from = u.transfer_from, pass_id = u.pass_id, export_txid = pg_current_xact_id()
 		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[],
 			$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::bigint[])
 			AS u(id, exit_event, exit_site, exit_at, status, fare, fare_rule, operator_id, full_fare, cap, cap_rule,
@@ -679,9 +679,11 @@ func openJourneys(ctx context.Context, tx pgx.Tx, round []*item) error {
 		return nil
 	}
 	rows, err := tx.Query(ctx, `INSERT INTO journeys (subject, network_id, operator_id, entry_event, entry_site,
-		entry_at, exit_event, exit_site, exit_at, status, fare, fare_rule, category, full_fare, cap, cap_rule, pass_id)
+		entry_at, exit_event, exit_site, exit_at, status, fare, fare_rule, category, full_fare, cap, cap_rule, pass_id,
+		export_txid)
 		SELECT subject, network_id, operator_id, entry_event::uuid, entry_site, entry_at, exit_event::uuid, exit_site,
-			exit_at, status, fare::numeric, fare_rule, category, full_fare::numeric, cap, cap_rule, pass_id
+			exit_at, status, fare::numeric, fare_rule, category, full_fare::numeric, cap, cap_rule, pass_id,
+			CASE WHEN status <> 'open' THEN pg_current_xact_id() END
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[],
 			$8::text[], $9::timestamptz[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[],
 			$16::text[], $17::bigint[])

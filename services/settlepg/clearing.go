@@ -189,7 +189,8 @@ func (s *Store) CorrectJourney(ctx context.Context, c Correction) (int64, error)
 			rule = "operator-correction"
 		}
 		if _, err := tx.Exec(ctx, `UPDATE journeys SET fare = $2, fare_rule = $3,
-			exit_site = coalesce($4, exit_site), status = CASE WHEN $4::text IS NULL THEN status ELSE 'closed' END
+			exit_site = coalesce($4, exit_site), status = CASE WHEN $4::text IS NULL THEN status ELSE 'closed' END,
+			export_txid = coalesce(export_txid, CASE WHEN $4::text IS NOT NULL THEN pg_current_xact_id() END)
 			WHERE id = $1`, c.JourneyID, c.NewFare, rule, str(c.ExitSite)); err != nil {
 			return err
 		}

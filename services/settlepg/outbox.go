@@ -11,11 +11,75 @@ import (
 
 var _ ridership.Source = (*Store)(nil)
 
-// PendingTaps returns taps not yet exported to analytics, oldest first.
+// The outbox to analytics is a cursor over transaction ids (migration 017):
+// a row is exportable once the transaction that made it so (a tap's insert,
+// a journey's close) is older than every transaction still running. Only one
+// exporter per database reads it at a time (leadExport), so replicas do not
+// all send the same rows; a second sending of a row is harmless anyway (the
+// sink deduplicates), which is what a crash between a write and the cursor's
+// advance does.
+
+// exportLockID is the session advisory lock an exporter holds while it leads.
+const exportLockID = 0x766e70617378
+
+// leadExport reports whether this store leads the export: it holds the lock
+// on a connection of its own, checked alive at every call. A leader that
+// dies closes its connection, and with it the lock, so another takes over.
+func (s *Store) leadExport(ctx context.Context) (bool, error) {
+	s.leadMu.Lock()
+	defer s.leadMu.Unlock()
+	if s.leadConn != nil {
+		if err := s.leadConn.Ping(ctx); err == nil {
+			return true, nil
+		}
+		s.leadConn.Conn().Close(context.Background())
+		s.leadConn.Release()
+		s.leadConn = nil
+	}
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return false, fmt.Errorf("settlepg: export lock: %w", err)
+	}
+	var ok bool
+	if err := c.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", exportLockID).Scan(&ok); err != nil || !ok {
+		c.Release()
+		if err != nil {
+			return false, fmt.Errorf("settlepg: export lock: %w", err)
+		}
+		return false, nil
+	}
+	s.leadConn = c
+	return true, nil
+}
+
+// stopLeading gives the lock back (Close).
+func (s *Store) stopLeading() {
+	s.leadMu.Lock()
+	defer s.leadMu.Unlock()
+	if s.leadConn != nil {
+		s.leadConn.Conn().Close(context.Background())
+		s.leadConn.Release()
+		s.leadConn = nil
+	}
+}
+
+// PendingTaps returns taps after the export cursor, in cursor order; none
+// when another replica leads the export.
 func (s *Store) PendingTaps(ctx context.Context, limit int, pseudonym func(string) string) ([]ridership.Tap, error) {
-	rows, err := s.pool.Query(ctx, `SELECT event_id::text, device, site, kind, coalesce(subject, ''),
+	if lead, err := s.leadExport(ctx); err != nil || !lead {
+		return nil, err
+	}
+	// The cursor is read first so that it is a constant the index scan
+	// starts from (joined, the planner filters every row after it instead).
+	var curTx, curEvent string
+	if err := s.pool.QueryRow(ctx, "SELECT tap_txid::text, tap_event::text FROM export_cursors").Scan(&curTx, &curEvent); err != nil {
+		return nil, fmt.Errorf("settlepg: pending taps: %w", err)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT t.event_id::text, device, site, kind, coalesce(subject, ''),
 		captured_at, received_at, open, reason, coalesce(fare, 0)
-		FROM taps WHERE NOT exported ORDER BY received_at LIMIT $1`, limit)
+		FROM taps t
+		WHERE (t.txid, t.event_id) > ($2::xid8, $3::uuid) AND t.txid < pg_snapshot_xmin(pg_current_snapshot())
+		ORDER BY t.txid, t.event_id LIMIT $1`, limit, curTx, curEvent)
 	if err != nil {
 		return nil, fmt.Errorf("settlepg: pending taps: %w", err)
 	}
@@ -34,20 +98,35 @@ func (s *Store) PendingTaps(ctx context.Context, limit int, pseudonym func(strin
 	return out, rows.Err()
 }
 
-// MarkTapsExported records that analytics holds these taps.
+// MarkTapsExported moves the cursor past these taps (the last of them in
+// cursor order); it never moves back.
 func (s *Store) MarkTapsExported(ctx context.Context, ids []string) error {
-	_, err := s.pool.Exec(ctx, "UPDATE taps SET exported = true WHERE event_id = ANY($1::uuid[])", ids)
+	_, err := s.pool.Exec(ctx, `UPDATE export_cursors c SET tap_txid = m.txid, tap_event = m.event_id
+		FROM (SELECT txid, event_id FROM taps WHERE event_id = ANY($1::uuid[])
+			ORDER BY txid DESC, event_id DESC LIMIT 1) m
+		WHERE (m.txid, m.event_id) > (c.tap_txid, c.tap_event)`, ids)
 	if err != nil {
 		return fmt.Errorf("settlepg: mark taps: %w", err)
 	}
 	return nil
 }
 
-// PendingJourneys returns finished journeys not yet exported.
+// PendingJourneys returns closed journeys after the export cursor.
 func (s *Store) PendingJourneys(ctx context.Context, limit int, pseudonym func(string) string) ([]ridership.Journey, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, subject, network_id, operator_id, coalesce(entry_site, ''),
+	if lead, err := s.leadExport(ctx); err != nil || !lead {
+		return nil, err
+	}
+	var curTx string
+	var curID int64
+	if err := s.pool.QueryRow(ctx, "SELECT journey_txid::text, journey_id FROM export_cursors").Scan(&curTx, &curID); err != nil {
+		return nil, fmt.Errorf("settlepg: pending journeys: %w", err)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT j.id, subject, network_id, operator_id, coalesce(entry_site, ''),
 		coalesce(exit_site, ''), entry_at, exit_at, status, category, coalesce(fare_rule, ''), coalesce(fare, 0)
-		FROM journeys WHERE NOT exported AND status <> 'open' ORDER BY id LIMIT $1`, limit)
+		FROM journeys j
+		WHERE j.export_txid IS NOT NULL AND (j.export_txid, j.id) > ($2::xid8, $3::bigint)
+			AND j.export_txid < pg_snapshot_xmin(pg_current_snapshot())
+		ORDER BY j.export_txid, j.id LIMIT $1`, limit, curTx, curID)
 	if err != nil {
 		return nil, fmt.Errorf("settlepg: pending journeys: %w", err)
 	}
@@ -74,11 +153,27 @@ func (s *Store) PendingJourneys(ctx context.Context, limit int, pseudonym func(s
 	return out, rows.Err()
 }
 
-// MarkJourneysExported records that analytics holds these journeys.
+// MarkJourneysExported moves the journeys' cursor past these.
 func (s *Store) MarkJourneysExported(ctx context.Context, ids []int64) error {
-	_, err := s.pool.Exec(ctx, "UPDATE journeys SET exported = true WHERE id = ANY($1)", ids)
+	_, err := s.pool.Exec(ctx, `UPDATE export_cursors c SET journey_txid = m.export_txid, journey_id = m.id
+		FROM (SELECT export_txid, id FROM journeys WHERE id = ANY($1) AND export_txid IS NOT NULL
+			ORDER BY export_txid DESC, id DESC LIMIT 1) m
+		WHERE (m.export_txid, m.id) > (c.journey_txid, c.journey_id)`, ids)
 	if err != nil {
 		return fmt.Errorf("settlepg: mark journeys: %w", err)
 	}
 	return nil
+}
+
+// PendingExport counts taps and journeys not yet past the export cursor
+// (books, metrics).
+func (s *Store) PendingExport(ctx context.Context) (taps, journeys int64, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM taps t WHERE (t.txid, t.event_id) > (SELECT tap_txid, tap_event FROM export_cursors)),
+		(SELECT count(*) FROM journeys j WHERE j.export_txid IS NOT NULL
+			AND (j.export_txid, j.id) > (SELECT journey_txid, journey_id FROM export_cursors))`).Scan(&taps, &journeys)
+	if err != nil {
+		err = fmt.Errorf("settlepg: pending export: %w", err)
+	}
+	return taps, journeys, err
 }

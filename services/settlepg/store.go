@@ -34,6 +34,11 @@ type Store struct {
 	closeOnce  sync.Once
 	committers sync.WaitGroup
 	stats      struct{ batches, items, fallbacks atomic.Int64 }
+
+	// leadConn holds the export lock while this store leads the export
+	// to analytics (outbox.go).
+	leadMu   sync.Mutex
+	leadConn *pgxpool.Conn
 }
 
 // Open connects to PostgreSQL at url and brings the schema up to date.
@@ -68,6 +73,7 @@ func (s *Store) Close() {
 	s.closeOnce.Do(func() {
 		close(s.quit)
 		s.committers.Wait()
+		s.stopLeading()
 		s.pool.Close()
 	})
 }

@@ -27,7 +27,10 @@ func books(ctx context.Context, cfg Config, out io.Writer) error {
 		return err
 	}
 	var taps, pending int64
-	if err := st.Pool().QueryRow(ctx, "SELECT count(*), count(*) FILTER (WHERE NOT exported) FROM taps").Scan(&taps, &pending); err != nil {
+	if err := st.Pool().QueryRow(ctx, "SELECT count(*) FROM taps").Scan(&taps); err != nil {
+		return err
+	}
+	if pending, _, err = st.PendingExport(ctx); err != nil {
 		return err
 	}
 	sink, err := ridershipch.Open(ctx, ridershipch.Config{Addr: cfg.CHAddr, User: cfg.CHUser, Password: cfg.CHPassword, Database: cfg.CHDatabase})
