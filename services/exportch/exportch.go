@@ -272,7 +272,10 @@ func (e *Exporter) stations(ctx context.Context, kind Kind, p plan, w TableWrite
 		GROUP BY site, h ORDER BY site, h`, tzOffset, e.tbl("taps"), p.fromU, p.toU, p.where, stationKinds)
 	var cols []Column
 	if kind == StationActivities {
-		cols = []Column{{"service_date", false}, {"stop_id", false}, {"time_period_start", false}, {"time_period_end", false},
+		// TIDES station_activities (spec/station_activities.schema.json):
+		// date, stop_id, time_period_start/end (datetimes), total_entries,
+		// total_exits; suppressed is ours (a cell under k riders).
+		cols = []Column{{"date", false}, {"stop_id", false}, {"time_period_start", false}, {"time_period_end", false},
 			{"total_entries", true}, {"total_exits", true}, {"suppressed", true}}
 	} else {
 		cols = []Column{{"date", false}, {"hour", false}, {"stop_id", false}, {"entries", true}, {"exits", true},
@@ -292,7 +295,7 @@ func (e *Exporter) stations(ctx context.Context, kind Kind, p plan, w TableWrite
 		if err := rows.Scan(&site, &h, &entries, &exits, &refused, &riders); err != nil {
 			return s, fmt.Errorf("exportch: %s: %w", kind, err)
 		}
-		date, start, end := localHour(int64(h))
+		date, start, _ := localHour(int64(h))
 		en, ex, rf, rd, sup := itoa(entries), itoa(exits), itoa(refused), itoa(riders), "0"
 		if riders < uint64(p.k) {
 			en, ex, rf, rd, sup = "", "", "", "", "1"
@@ -302,7 +305,8 @@ func (e *Exporter) stations(ctx context.Context, kind Kind, p plan, w TableWrite
 		}
 		var rec []string
 		if kind == StationActivities {
-			rec = []string{date, site, start, end, en, ex, sup}
+			from := time.Unix(int64(h)*3600-tzOffset, 0).In(fare.Zone)
+			rec = []string{date, site, from.Format(time.RFC3339), from.Add(time.Hour).Format(time.RFC3339), en, ex, sup}
 		} else {
 			rec = []string{date, start[:2], site, en, ex, rf, rd, sup}
 		}
@@ -517,7 +521,7 @@ func (e *Exporter) fareTransactions(ctx context.Context, p plan, key []byte, w T
 			}
 			t := time.Unix(int64(at), 0).In(fare.Zone)
 			if err := w.Row([]string{pseudonym(key, "tx:", id), t.Format(time.DateOnly), t.Format(time.RFC3339), site, device,
-				fareAction(kind, open == 1), amount, "VND", "face", pseudonym(key, "rider:", rider), reason}); err != nil {
+				fareAction(kind, open == 1), amount, "VND", fareMedia, pseudonym(key, "rider:", rider), reason}); err != nil {
 				rows.Close()
 				return s, err
 			}
@@ -536,14 +540,20 @@ func (e *Exporter) fareTransactions(ctx context.Context, p plan, key []byte, w T
 	return s, nil
 }
 
-// fareAction maps a tap to TIDES' fare_action.
+// fareMedia is TIDES' fare_media_id for a face matched by VNeID: the
+// published enumeration has no biometric medium, so "Other type".
+const fareMedia = "Other type"
+
+// fareAction maps a tap to TIDES' fare_action (an enumeration in
+// spec/fare_transactions.schema.json): "Enter", "Exit", and "Other" for a
+// tap the gate refused (its reason column says why).
 func fareAction(kind string, open bool) string {
 	switch {
 	case !open:
-		return "denied"
+		return "Other"
 	case kind == "metro_exit":
-		return "tap_off"
+		return "Exit"
 	default:
-		return "tap_on"
+		return "Enter"
 	}
 }
