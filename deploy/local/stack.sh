@@ -454,6 +454,16 @@ ch_write_config() {
     <format_schema_path>$CH_DIR/format_schemas/</format_schema_path>
     <!-- Do not depend on the machine's zone: dates of taps come out the same on every box. -->
     <timezone>UTC</timezone>
+    <!-- Two "shards" on this one server, each a database of its own, so that the Distributed
+         variant of the analytics schema (services/ridershipch ClusterSchema) is tested for real:
+         inserts spread over shards, queries merged across them. Replication needs Keeper and is
+         not run here. -->
+    <remote_servers>
+        <vnpass_two_shards>
+            <shard><replica><host>127.0.0.1</host><port>$CH_TCP_PORT</port><user>default</user><password>$CH_PASSWORD</password><default_database>vnpass_shard1</default_database></replica></shard>
+            <shard><replica><host>127.0.0.1</host><port>$CH_TCP_PORT</port><user>default</user><password>$CH_PASSWORD</password><default_database>vnpass_shard2</default_database></replica></shard>
+        </vnpass_two_shards>
+    </remote_servers>
 </yandex>
 EOF
 

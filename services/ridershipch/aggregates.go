@@ -18,73 +18,8 @@ import (
 // (missing in 18.16) nor the server's time zone; Vietnam is UTC+7, whole
 // hours, so UTC 15-minute and hour buckets are local ones too.
 //
-// The same DDL runs on ClickHouse 18.16 and current versions.
-func (s *Sink) aggregateSchema() []string {
-	db := s.db
-	return []string{
-		// TIDES station_activities: entries (boardings) and exits
-		// (alightings) that opened the gate, per station per 15 minutes.
-		`CREATE TABLE IF NOT EXISTS ` + db + `.station_activity_15m (
-			site      String,
-			slot      DateTime,
-			kind      String,
-			taps      AggregateFunction(uniqExact, String)
-		) ENGINE = AggregatingMergeTree()
-		PARTITION BY toYYYYMM(slot)
-		ORDER BY (site, slot, kind)`,
-		`CREATE MATERIALIZED VIEW IF NOT EXISTS ` + db + `.station_activity_15m_mv TO ` + db + `.station_activity_15m AS
-		SELECT site, toDateTime(intDiv(toUInt32(captured_at), 900) * 900) AS slot, kind, uniqExactState(event_id) AS taps
-		FROM ` + db + `.taps WHERE open = 1 AND kind IN ('metro_entry', 'metro_exit')
-		GROUP BY site, slot, kind`,
-		// Journeys per origin, destination and hour (the hour the journey
-		// ended, when it was priced), with their fares: the OD matrix and
-		// revenue per operator and line both read it.
-		`CREATE TABLE IF NOT EXISTS ` + db + `.journeys_1h (
-			operator_id  String,
-			network_id   String,
-			hour         DateTime,
-			entry_site   String,
-			exit_site    String,
-			journeys     AggregateFunction(uniqExact, UInt64),
-			fares        AggregateFunction(groupUniqArray, Tuple(UInt64, Decimal(18, 0)))
-		) ENGINE = AggregatingMergeTree()
-		PARTITION BY toYYYYMM(hour)
-		ORDER BY (operator_id, network_id, hour, entry_site, exit_site)`,
-		`CREATE MATERIALIZED VIEW IF NOT EXISTS ` + db + `.journeys_1h_mv TO ` + db + `.journeys_1h AS
-		SELECT operator_id, network_id, toDateTime(intDiv(toUInt32(exit_at), 3600) * 3600) AS hour, entry_site, exit_site,
-			uniqExactState(journey_id) AS journeys, groupUniqArrayState((journey_id, fare)) AS fares
-		FROM ` + db + `.journeys
-		GROUP BY operator_id, network_id, hour, entry_site, exit_site`,
-	}
-}
-
-func (s *Sink) parkingAggregateSchema() []string {
-	db := s.db
-	return []string{
-		// Vehicles in and out of each lot per hour, from closed sessions
-		// (a session is exported when it closes): each session counts once
-		// in its entry hour and once in its exit hour.
-		`CREATE TABLE IF NOT EXISTS ` + db + `.parking_flow_1h (
-			operator_id  String,
-			lot          String,
-			hour         DateTime,
-			dir          String,
-			sessions     AggregateFunction(uniqExact, UInt64),
-			fees         AggregateFunction(groupUniqArray, Tuple(UInt64, Decimal(18, 0)))
-		) ENGINE = AggregatingMergeTree()
-		PARTITION BY toYYYYMM(hour)
-		ORDER BY (operator_id, lot, hour, dir)`,
-		`CREATE MATERIALIZED VIEW IF NOT EXISTS ` + db + `.parking_flow_1h_mv TO ` + db + `.parking_flow_1h AS
-		SELECT operator_id, lot, tupleElement(e, 1) AS hour, tupleElement(e, 2) AS dir,
-			uniqExactState(session_id) AS sessions,
-			groupUniqArrayState((session_id, if(tupleElement(e, 2) = 'out', fee, toDecimal64(0, 0)))) AS fees
-		FROM ` + db + `.parking_sessions
-		ARRAY JOIN [(toDateTime(intDiv(toUInt32(entry_at), 3600) * 3600), 'in'),
-			(toDateTime(intDiv(toUInt32(exit_at), 3600) * 3600), 'out')] AS e
-		GROUP BY operator_id, lot, hour, dir`,
-	}
-}
-
+// The same DDL runs on ClickHouse 18.16 and current versions; the tables and
+// views are defined in schema.go.
 // Filter limits an aggregate query to some stations, lines or lots: nil
 // means all (an administrator), an empty list none.
 type Filter []string

@@ -22,6 +22,23 @@ func TestAggregatesExactWhenBatchesRetried(t *testing.T) {
 	if err := s.EnsureParking(ctx); err != nil {
 		t.Fatal(err)
 	}
+	d := seedDay()
+	d.writeRetried(t, s)
+	d.check(t, s)
+}
+
+// seeded is a day of taps, journeys and parking sessions with the
+// numbers the aggregates must show.
+type seeded struct {
+	day      time.Time
+	taps     []ridership.Tap
+	js       []ridership.Journey
+	ps       []ridership.ParkingSession
+	want     map[string][2]uint64 // site|slot -> entries, exits
+	wantFare int64
+}
+
+func seedDay() *seeded {
 	day := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC).Add(-7 * time.Hour) // local midnight, Asia/Ho_Chi_Minh
 	sites := []string{"hn2a-cat-linh", "hn2a-lang", "hn2a-yen-nghia"}
 	var taps []ridership.Tap
@@ -60,6 +77,14 @@ func TestAggregatesExactWhenBatchesRetried(t *testing.T) {
 		ps = append(ps, ridership.ParkingSession{ID: int64(i + 1), Lot: "hnp-cat-linh", OperatorID: "hn-parking", PlateKey: "p",
 			Class: "motorbike", Tariff: "t", EntryAt: in, ExitAt: in.Add(2 * time.Hour), Fee: money.Dong(5000), Rule: "r"})
 	}
+	return &seeded{day: day, taps: taps, js: js, ps: ps, want: want, wantFare: wantFare}
+}
+
+// writeRetried writes every batch twice and part of one a third time.
+func (d *seeded) writeRetried(t *testing.T, s *ridershipch.Sink) {
+	t.Helper()
+	ctx := context.Background()
+	taps, js, ps := d.taps, d.js, d.ps
 	for round := 0; round < 2; round++ {
 		for i := 0; i < len(taps); i += 500 {
 			if err := s.WriteTaps(ctx, taps[i:min(i+500, len(taps))]); err != nil {
@@ -75,6 +100,17 @@ func TestAggregatesExactWhenBatchesRetried(t *testing.T) {
 	}
 	if err := s.WriteTaps(ctx, taps[100:300]); err != nil { // a third time, a partial batch
 		t.Fatal(err)
+	}
+}
+
+// check reads the aggregates and the raw tables back.
+func (d *seeded) check(t *testing.T, s *ridershipch.Sink) {
+	t.Helper()
+	ctx := context.Background()
+	day, wantFare := d.day, d.wantFare
+	want := map[string][2]uint64{}
+	for k, v := range d.want {
+		want[k] = v
 	}
 
 	got, err := s.StationActivity(ctx, day, day.Add(24*time.Hour), nil)

@@ -11,29 +11,15 @@ import (
 // (ReplacingMergeTree on the session id: a session exported twice is one
 // row after merges; queries use FINAL or count distinct ids).
 func (s *Sink) EnsureParking(ctx context.Context) error {
-	err := s.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+s.db+`.parking_sessions (
-			session_id     UInt64,
-			lot            String,
-			operator_id    String,
-			rider_key      String,
-			plate_key      String,
-			class          String,
-			tariff         String,
-			entry_at       DateTime,
-			exit_at        DateTime,
-			duration_s     UInt32,
-			fee            Decimal(18, 0),
-			rule           String,
-			entry_offline  UInt8,
-			exit_offline   UInt8,
-			override       UInt8
-		) ENGINE = ReplacingMergeTree()
-		PARTITION BY toYYYYMM(exit_at)
-		ORDER BY (lot, exit_at, session_id)`)
-	if err != nil {
-		return fmt.Errorf("ridershipch: parking schema: %w", err)
+	if s.noMigrate {
+		return nil
 	}
-	for _, q := range s.parkingAggregateSchema() {
+	stmts := localSchema(s.db, parkingTables)
+	if s.cluster != "" {
+		l := clusterLayout{db: s.db, cluster: s.cluster, replicated: true, onCluster: true}
+		stmts = append(l.localStatements(parkingTables), l.distributedStatements(parkingTables)...)
+	}
+	for _, q := range stmts {
 		if err := s.conn.Exec(ctx, q); err != nil {
 			return fmt.Errorf("ridershipch: parking schema: %w", err)
 		}

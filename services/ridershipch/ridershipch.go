@@ -5,6 +5,9 @@
 // Tables are ReplacingMergeTree on a sorting key that ends in the row's id,
 // so a batch written twice (a crash between writing and marking the outbox)
 // collapses to one row per tap; queries that must be exact use FINAL.
+//
+// The tables are defined once (schema.go) and rendered for one node or, by
+// ClusterSchema, for a sharded and replicated cluster (README.md, "Cluster").
 package ridershipch
 
 import (
@@ -24,34 +27,56 @@ type Config struct {
 	User     string
 	Password string
 	Database string
+	// Cluster names the ClickHouse cluster the database is spread on ("" for
+	// one node): Open then creates ClusterSchema's tables (ON CLUSTER,
+	// replicated local tables, Distributed tables under the names the
+	// queries use) and inserts wait until every shard has its rows
+	// (insert_distributed_sync), so a batch the exporter marks as written is
+	// on the shards, not queued on the node that received it.
+	Cluster string
+	// NoMigrate: the schema is created by someone else (a migration job
+	// running ClusterSchema once); Open and EnsureParking only connect.
+	NoMigrate bool
 }
 
 // Sink writes ridership to ClickHouse.
 type Sink struct {
-	conn driver.Conn
-	db   string
+	conn      driver.Conn
+	db        string
+	cluster   string
+	noMigrate bool
 }
 
 var _ ridership.Sink = (*Sink)(nil)
 
-var dbName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+var (
+	dbName      = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+	clusterName = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_.-]{0,62}|\{cluster\})$`)
+)
 
 // Open connects, creates the database and tables if missing and returns the sink.
 func Open(ctx context.Context, cfg Config) (*Sink, error) {
 	if !dbName.MatchString(cfg.Database) {
 		return nil, fmt.Errorf("ridershipch: bad database name %q", cfg.Database)
 	}
-	conn, err := clickhouse.Open(&clickhouse.Options{
+	if cfg.Cluster != "" && !clusterName.MatchString(cfg.Cluster) {
+		return nil, fmt.Errorf("ridershipch: bad cluster name %q", cfg.Cluster)
+	}
+	opts := &clickhouse.Options{
 		Addr:        []string{cfg.Addr},
 		Protocol:    clickhouse.Native,
 		Auth:        clickhouse.Auth{Database: "default", Username: cfg.User, Password: cfg.Password},
 		DialTimeout: 5 * time.Second,
 		ReadTimeout: 60 * time.Second,
-	})
+	}
+	if cfg.Cluster != "" {
+		opts.Settings = clickhouse.Settings{"insert_distributed_sync": 1}
+	}
+	conn, err := clickhouse.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("ridershipch: open: %w", err)
 	}
-	s := &Sink{conn: conn, db: cfg.Database}
+	s := &Sink{conn: conn, db: cfg.Database, cluster: cfg.Cluster, noMigrate: cfg.NoMigrate}
 	if err := s.migrate(ctx); err != nil {
 		conn.Close()
 		return nil, err
@@ -69,40 +94,15 @@ func (s *Sink) Conn() driver.Conn { return s.conn }
 func (s *Sink) Database() string { return s.db }
 
 func (s *Sink) migrate(ctx context.Context) error {
-	stmts := []string{
-		"CREATE DATABASE IF NOT EXISTS " + s.db,
-		`CREATE TABLE IF NOT EXISTS ` + s.db + `.taps (
-			event_id     String,
-			device       String,
-			site         String,
-			kind         String,
-			rider_key    String,
-			captured_at  DateTime,
-			received_at  DateTime,
-			open         UInt8,
-			reason       String,
-			fare         Decimal(18, 0)
-		) ENGINE = ReplacingMergeTree()
-		PARTITION BY toYYYYMM(captured_at)
-		ORDER BY (site, captured_at, event_id)`,
-		`CREATE TABLE IF NOT EXISTS ` + s.db + `.journeys (
-			journey_id   UInt64,
-			rider_key    String,
-			network_id   String,
-			operator_id  String,
-			entry_site   String,
-			exit_site    String,
-			entry_at     DateTime,
-			exit_at      DateTime,
-			status       String,
-			category     String,
-			fare_rule    String,
-			fare         Decimal(18, 0)
-		) ENGINE = ReplacingMergeTree()
-		PARTITION BY toYYYYMM(exit_at)
-		ORDER BY (network_id, exit_at, journey_id)`,
+	if s.noMigrate {
+		return nil
 	}
-	stmts = append(stmts, s.aggregateSchema()...)
+	var stmts []string
+	if s.cluster != "" {
+		stmts = clusterSchema(clusterLayout{db: s.db, cluster: s.cluster, replicated: true, onCluster: true}, coreTables)
+	} else {
+		stmts = append([]string{"CREATE DATABASE IF NOT EXISTS " + s.db}, localSchema(s.db, coreTables)...)
+	}
 	for _, q := range stmts {
 		if err := s.conn.Exec(ctx, q); err != nil {
 			return fmt.Errorf("ridershipch: schema: %w", err)
