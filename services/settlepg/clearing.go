@@ -43,7 +43,7 @@ func dayBounds(day time.Time) (time.Time, time.Time) {
 // to and debited from its revenue account on the local day.
 func (s *Store) Clearing(ctx context.Context, day time.Time) ([]OperatorClearing, error) {
 	from, to := dayBounds(day)
-	rows, err := s.pool.Query(ctx, `SELECT e.account_id, t.kind, sum(e.amount),
+	rows, err := s.reader().Query(ctx, `SELECT e.account_id, t.kind, sum(e.amount),
 			count(DISTINCT t.journey_id) FILTER (WHERE t.kind IN ('fare', 'fare_correction'))
 		FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id
 		WHERE e.account_id LIKE 'operator:%' AND t.created_at >= $1 AND t.created_at < $2

@@ -389,7 +389,7 @@ func (s *Store) SetAccountStatus(ctx context.Context, subject, status, reason, b
 // post-paid riders whose overdue debt is over debtLimit (those the cloud
 // refuses online too). Sorted by subject.
 func (s *Store) DenyList(ctx context.Context, debtLimit decimal.Decimal) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT subject FROM accounts WHERE kind = 'rider' AND (
+	rows, err := s.reader().Query(ctx, `SELECT subject FROM accounts WHERE kind = 'rider' AND (
 			status <> 'active'
 			OR (funding = 'prepaid' AND balance < 0)
 			OR (funding = 'postpaid' AND debt_since IS NOT NULL AND -balance > $1))

@@ -90,7 +90,7 @@ type Books struct {
 // and every stored balance equals the sum of its entries.
 func (s *Store) Books(ctx context.Context) (Books, error) {
 	var b Books
-	err := s.pool.QueryRow(ctx, `SELECT
+	err := s.reader().QueryRow(ctx, `SELECT
 		(SELECT count(*) FROM ledger_transactions),
 		(SELECT count(*) FROM ledger_entries),
 		(SELECT coalesce(-sum(amount), 0) FROM ledger_entries WHERE amount < 0),

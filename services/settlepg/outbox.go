@@ -168,7 +168,7 @@ func (s *Store) MarkJourneysExported(ctx context.Context, ids []int64) error {
 // PendingExport counts taps and journeys not yet past the export cursor
 // (books, metrics).
 func (s *Store) PendingExport(ctx context.Context) (taps, journeys int64, err error) {
-	err = s.pool.QueryRow(ctx, `SELECT
+	err = s.reader().QueryRow(ctx, `SELECT
 		(SELECT count(*) FROM taps t WHERE (t.txid, t.event_id) > (SELECT tap_txid, tap_event FROM export_cursors)),
 		(SELECT count(*) FROM journeys j WHERE j.export_txid IS NOT NULL
 			AND (j.export_txid, j.id) > (SELECT journey_txid, journey_id FROM export_cursors))`).Scan(&taps, &journeys)

@@ -159,7 +159,7 @@ func RevokePass(ctx context.Context, tx pgx.Tx, partnerID, subject string, id in
 // PartnerPasses lists the passes the partner bound to the rider, revoked
 // ones included, newest first.
 func (s *Store) PartnerPasses(ctx context.Context, partnerID, subject string) ([]PartnerPass, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+partnerPassCols+` FROM passes
+	rows, err := s.reader().Query(ctx, `SELECT `+partnerPassCols+` FROM passes
 		WHERE partner_id = $1 AND subject = $2 ORDER BY id DESC LIMIT 500`, partnerID, subject)
 	if err != nil {
 		return nil, fmt.Errorf("settlepg: partner passes: %w", err)

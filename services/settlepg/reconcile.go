@@ -60,8 +60,9 @@ func (s *Store) Reconcile(ctx context.Context, day time.Time, reports map[string
 	diff := func(check, ref, format string, args ...any) {
 		r.Differences = append(r.Differences, Difference{check, ref, fmt.Sprintf(format, args...)})
 	}
+	db := s.reader() // a replica within its lag bound will do: a past day's report
 	q := func(sql string, dst ...any) error {
-		if err := s.pool.QueryRow(ctx, sql, from, to).Scan(dst...); err != nil {
+		if err := db.QueryRow(ctx, sql, from, to).Scan(dst...); err != nil {
 			return fmt.Errorf("settlepg: reconcile: %w", err)
 		}
 		return nil
@@ -84,7 +85,7 @@ func (s *Store) Reconcile(ctx context.Context, day time.Time, reports map[string
 	}
 
 	// Every accepted tap belongs to a journey.
-	rows, err := s.pool.Query(ctx, `SELECT event_id::text, kind FROM taps
+	rows, err := db.Query(ctx, `SELECT event_id::text, kind FROM taps
 		WHERE open AND journey_id IS NULL AND received_at >= $1 AND received_at < $2 ORDER BY received_at LIMIT 1000`, from, to)
 	if err != nil {
 		return r, fmt.Errorf("settlepg: reconcile: %w", err)

@@ -39,6 +39,10 @@ type Store struct {
 	// to analytics (outbox.go).
 	leadMu   sync.Mutex
 	leadConn *pgxpool.Conn
+
+	// replica serves stale-tolerant reads (replica.go).
+	replicaMu sync.Mutex
+	replica   *replica
 }
 
 // Open connects to PostgreSQL at url and brings the schema up to date.
@@ -74,6 +78,12 @@ func (s *Store) Close() {
 		close(s.quit)
 		s.committers.Wait()
 		s.stopLeading()
+		s.replicaMu.Lock()
+		if s.replica != nil {
+			s.replica.close()
+			s.replica = nil
+		}
+		s.replicaMu.Unlock()
 		s.pool.Close()
 	})
 }
