@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -60,6 +59,8 @@ type Main struct {
 	Partners *Partners
 	// Disputes are riders' disputes of charges (the operators' queue).
 	Disputes *disputepg.Store
+
+	obs serviceMetrics // what /metrics shows beyond the counters (metrics.go)
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -129,6 +130,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			return int(n), err
 		})
 	})
+	// The previous local day reconciled every hour: vnpass_reconcile_differences (metrics.go).
+	m.goRun(func() { m.reconcileYesterday(runCtx) })
 	// Journeys left open past the maximum journey time: the maximum fare.
 	m.goRun(func() {
 		m.every(runCtx, time.Minute, "closed journeys with a missing exit at the maximum fare", m.Proc.Sweep)
@@ -152,7 +155,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	m.Ingest, err = tapmqtt.New(tapmqtt.Config{
 		BrokerURL: cfg.MQTTURL, Username: cfg.MQTTUser, Password: cfg.MQTTPassword,
 		ClientID: "fare-" + cfg.Instance, Group: cfg.Group, Topics: cfg.Topics, Workers: cfg.Workers,
-		Handler: m.Dispatch, Log: m.Log,
+		Handler: m.timed(m.Dispatch), Log: m.Log, // timed: vnpass_decision_seconds (metrics.go)
 	})
 	if err != nil {
 		return err
@@ -347,30 +350,4 @@ func (m *Main) Close() error {
 		m.Store.Close()
 	}
 	return nil
-}
-
-// metrics writes the Prometheus text exposition of the service's counters.
-func (m *Main) metrics(b *strings.Builder) {
-	s := m.Proc.Stats()
-	in := m.Ingest.Stats()
-	line := func(name, help string, v int64) {
-		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, help, name, name, v)
-	}
-	line("vnpass_taps_received_total", "Tap messages received from MQTT.", in.Received.Load())
-	line("vnpass_taps_malformed_total", "Tap messages dropped because they did not decode.", s.Malformed.Load())
-	line("vnpass_taps_duplicate_total", "Redelivered taps answered with their stored decision.", s.Duplicates.Load())
-	line("vnpass_decisions_published_total", "Decisions published to gates.", in.Replied.Load())
-	line("vnpass_decision_publish_errors_total", "Decisions that could not be published.", in.PublishErrors.Load())
-	line("vnpass_store_errors_total", "Taps that could not be recorded (retried).", s.StoreErrors.Load())
-	fmt.Fprintf(b, "# HELP vnpass_decisions_total Decisions by reason.\n# TYPE vnpass_decisions_total counter\n")
-	byReason := s.Decisions()
-	reasons := make([]string, 0, len(byReason))
-	for r := range byReason {
-		reasons = append(reasons, string(r))
-	}
-	sort.Strings(reasons)
-	for _, r := range reasons {
-		fmt.Fprintf(b, "vnpass_decisions_total{reason=%q} %d\n", r, byReason[proto.Reason(r)])
-	}
-	m.parkingMetrics(b)
 }
