@@ -66,7 +66,7 @@ func (s *Store) startBatcher(b Batching) {
 	s.quit = make(chan struct{})
 	for i := 0; i < b.Committers; i++ {
 		s.committers.Add(1)
-		go s.commitLoop(i)
+		go s.commitLoop(s.committerShard(i))
 	}
 }
 

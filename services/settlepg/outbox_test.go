@@ -141,3 +141,55 @@ func TestOneExporterLeads(t *testing.T) {
 		t.Fatalf("second replica read %d taps (%v) after the leader closed, want 1", len(b), err)
 	}
 }
+
+// Replicas on one database write operator balances in shard rows of their
+// own, and a slot freed by a store that went is taken again.
+func TestReplicasClaimTheirOwnShardSlots(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	url := f.store.Pool().Config().ConnString()
+	b, err := settlepg.Open(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.store.ShardSlot() == b.ShardSlot() {
+		t.Fatalf("two stores on one database share shard slot %d", b.ShardSlot())
+	}
+	freed := b.ShardSlot()
+	b.Close()
+	var c *settlepg.Store
+	eventually(t, func() bool {
+		if c != nil {
+			c.Close()
+		}
+		if c, err = settlepg.Open(ctx, url, nil); err != nil {
+			t.Fatal(err)
+		}
+		return c.ShardSlot() == freed
+	})
+	defer c.Close()
+	if c.ShardSlot() != freed {
+		t.Fatalf("slot %d not taken again (got %d)", freed, c.ShardSlot())
+	}
+	// Fares settled by both land in distinct shard rows, and the books hold.
+	f.topUp("vn_s1", 100_000)
+	f.do(proto.KindMetroEntry, catLinh, "vn_s1")
+	f.do(proto.KindMetroExit, haDong, "vn_s1")
+	var shards []int
+	rows, err := f.store.Pool().Query(ctx, "SELECT DISTINCT shard FROM account_shards WHERE shard >= 0 ORDER BY 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n int
+		rows.Scan(&n)
+		shards = append(shards, n)
+	}
+	rows.Close()
+	for _, n := range shards {
+		if n/2 != f.store.ShardSlot() {
+			t.Errorf("shard %d written, outside store slot %d's shards", n, f.store.ShardSlot())
+		}
+	}
+	f.checkBooks()
+}

@@ -40,6 +40,10 @@ type Store struct {
 	leadMu   sync.Mutex
 	leadConn *pgxpool.Conn
 
+	// slot numbers this store's balance shards (slots.go).
+	slot     int
+	slotConn *pgxpool.Conn
+
 	// replica serves stale-tolerant reads (replica.go).
 	replicaMu sync.Mutex
 	replica   *replica
@@ -68,6 +72,10 @@ func OpenWith(ctx context.Context, url string, now func() time.Time, b Batching)
 		pool.Close()
 		return nil, err
 	}
+	if err := s.claimShardSlot(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
 	s.startBatcher(b)
 	return s, nil
 }
@@ -78,6 +86,7 @@ func (s *Store) Close() {
 		close(s.quit)
 		s.committers.Wait()
 		s.stopLeading()
+		s.releaseShardSlot()
 		s.replicaMu.Lock()
 		if s.replica != nil {
 			s.replica.close()
