@@ -8,17 +8,26 @@ VNPASS_STATE_DIR=${VNPASS_STATE:-$VNPASS_ROOT/.run}
 # fetched once as the official toolchain module from the Go module proxy
 # (what `GOTOOLCHAIN` does; Debian 12's own golang is 1.19, too old).
 VNPASS_GO_VERSION=1.26.8
+# The toolchain every build and test runs on (go.mod's toolchain line):
+# go1.26.10 carries the standard library's security fixes that govulncheck
+# reports against 1.26.8 (net/http, crypto/tls, crypto/x509, html/template).
+# The go command fetches it once from the module proxy.
+VNPASS_GO_TOOLCHAIN=go1.26.10
 need_go() {
   if ! go_ok && [[ -x /usr/local/go/bin/go ]]; then
     export PATH=/usr/local/go/bin:$PATH
   fi
-  go_ok && return 0
+  if go_ok; then
+    export GOTOOLCHAIN=$VNPASS_GO_TOOLCHAIN
+    return 0
+  fi
   local dest=/usr/local/lib/vnpass-go$VNPASS_GO_VERSION
   if [[ ! -x $dest/bin/go ]]; then
     install_go "$dest"
   fi
   export PATH=$dest/bin:$PATH
   go_ok || { echo "vnpass: could not set up Go $VNPASS_GO_VERSION" >&2; exit 1; }
+  export GOTOOLCHAIN=$VNPASS_GO_TOOLCHAIN
 }
 
 go_ok() {

@@ -47,6 +47,14 @@ type Config struct {
 	Passes    PassCatalogue
 	PassStore PassStore
 	Now       func() time.Time
+	// Audit records staff access to riders' personal data (audit.go); nil
+	// refuses every such access (503): nothing is read that is not audited.
+	Audit Auditor
+	// AuditLog, when set, serves GET /v1/audit to admins.
+	AuditLog AuditReader
+	// Erasure, when its Store is set, serves erasure on request (erasure.go):
+	// POST /v1/me/erasure and POST /v1/accounts/:subject/erasure.
+	Erasure Erasure
 }
 
 // PassCatalogue prices passes (*fare.Set).
@@ -100,9 +108,19 @@ func New(cfg Config) *fiber.App {
 		r(app)
 	}
 	v1 := app.Group("/v1", cfg.Auth.Middleware())
+	if cfg.Audit != nil {
+		v1.Use(UseAuditor(cfg.Audit, cfg.Log))
+	}
+	if cfg.AuditLog != nil {
+		v1.Get("/audit", h.auditLog)
+	}
 	v1.Post("/accounts", h.open)
 	v1.Get("/accounts/:subject", h.get)
 	v1.Post("/accounts/:subject/topups", h.topUp)
+	if cfg.Erasure.Store != nil {
+		v1.Post("/me/erasure", h.erase)
+		v1.Post("/accounts/:subject/erasure", h.erase)
+	}
 	if cfg.Passes != nil && cfg.PassStore != nil {
 		v1.Post("/accounts/:subject/passes", h.buyPass)
 	}
@@ -144,9 +162,12 @@ func show(a ledger.Account) AccountJSON {
 	return AccountJSON{Subject: a.Subject, Status: a.Status, BalanceVND: money.Round(a.Balance).IntPart(), BalanceText: money.Format(a.Balance)}
 }
 
-// mayRead: admins and operators read any account, a rider only its own.
+// mayRead: an admin reads any account (audited, with a purpose), a rider
+// only its own. Operators do not read riders' balances: they reach a rider
+// only through a journey, parking session or dispute on their own lines and
+// lots.
 func mayRead(cl authjwt.Claims, subject string) bool {
-	return cl.Role == authjwt.RoleAdmin || cl.Role == authjwt.RoleOperator || (cl.Role == authjwt.RoleRider && cl.Subject == subject)
+	return cl.Role == authjwt.RoleAdmin || (cl.Role == authjwt.RoleRider && cl.Subject == subject)
 }
 
 func (h *handlers) open(c *fiber.Ctx) error {
@@ -177,6 +198,9 @@ func (h *handlers) get(c *fiber.Ctx) error {
 	}
 	if !mayRead(authjwt.Caller(c), subject) {
 		return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "You may not read this account.")
+	}
+	if ok, err := Audited(c, Access{Action: "account.read", Rider: subject}); !ok {
+		return err
 	}
 	a, err := h.cfg.Accounts.Account(c.UserContext(), ledger.Rider(subject))
 	if errors.Is(err, ledger.ErrNoAccount) {

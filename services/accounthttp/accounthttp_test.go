@@ -19,9 +19,20 @@ import (
 )
 
 type api struct {
-	t   *testing.T
-	app *fiber.App
-	is  *authjwt.Issuer
+	t      *testing.T
+	app    *fiber.App
+	is     *authjwt.Issuer
+	store  *settlepg.Store
+	reason string // sent as X-Access-Reason when not empty
+}
+
+// scoped is an operator's token naming its operator.
+func (a *api) scoped(sub, operator string) string {
+	tok, err := a.is.IssueFor(sub, authjwt.RoleOperator, operator, time.Hour)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return tok
 }
 
 func newAPI(t *testing.T) *api {
@@ -38,7 +49,8 @@ func newAPI(t *testing.T) *api {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &api{t: t, app: accounthttp.New(accounthttp.Config{Accounts: s, Auth: is, Passes: fares, PassStore: s}), is: is}
+	return &api{t: t, app: accounthttp.New(accounthttp.Config{Accounts: s, Auth: is, Passes: fares, PassStore: s, Audit: s, AuditLog: s}),
+		is: is, store: s, reason: "support ticket #1"}
 }
 
 func (a *api) token(sub string, role authjwt.Role) string {
@@ -57,6 +69,9 @@ func (a *api) do(method, path, token, body string) (int, map[string]any, http.He
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if a.reason != "" {
+		req.Header.Set(accounthttp.ReasonHeader, a.reason)
 	}
 	resp, err := a.app.Test(req, 5000)
 	if err != nil {
@@ -115,7 +130,8 @@ func TestAuthorization(t *testing.T) {
 		{"forged token", "GET", "/v1/accounts/vn_an", forged, "", 401},
 		{"expired token", "GET", "/v1/accounts/vn_an", expired, "", 401},
 		{"alg none", "GET", "/v1/accounts/vn_an", "eyJhbGciOiJub25lIn0.eyJyb2xlIjoiYWRtaW4iLCJpc3MiOiJ2bnBhc3MifQ.", "", 401},
-		{"operator reads", "GET", "/v1/accounts/vn_an", a.token("hanoi-metro", authjwt.RoleOperator), "", 200},
+		{"operator reads", "GET", "/v1/accounts/vn_an", a.token("hanoi-metro", authjwt.RoleOperator), "", 403},
+		{"scoped operator reads", "GET", "/v1/accounts/vn_an", a.scoped("lan", "hanoi-metro"), "", 403},
 		{"rider reads another", "GET", "/v1/accounts/vn_an", a.token("vn_binh", authjwt.RoleRider), "", 403},
 		{"rider tops up", "POST", "/v1/accounts/vn_an/topups", a.token("vn_an", authjwt.RoleRider), topup, 403},
 		{"operator tops up", "POST", "/v1/accounts/vn_an/topups", a.token("o", authjwt.RoleOperator), topup, 403},

@@ -41,7 +41,7 @@ func TestDisputeStore(t *testing.T) {
 	}
 	again.Close()
 	var n int
-	if err := pool.QueryRow(ctx, "SELECT count(*) FROM dispute_migrations").Scan(&n); err != nil || n != 1 {
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM dispute_migrations").Scan(&n); err != nil || n != 2 {
 		t.Errorf("dispute_migrations: %d rows, %v", n, err)
 	}
 	at := time.Date(2026, 11, 24, 1, 0, 0, 0, time.UTC)

@@ -18,6 +18,7 @@ import (
 	"github.com/vnpass/vnpass/fare"
 	"github.com/vnpass/vnpass/ledger"
 	"github.com/vnpass/vnpass/money"
+	"github.com/vnpass/vnpass/services/accounthttp"
 	"github.com/vnpass/vnpass/services/authjwt"
 )
 
@@ -41,9 +42,11 @@ type Refunds interface {
 //	GET /v1/journeys/:id/explanation
 //	POST /v1/journeys/:id/refunds {"amount_vnd", "reason", "idempotency_key"} (admins and operators)
 //
-// Any authenticated caller may ask for a quote. Admins and operators may
-// read the explanation of any journey, a rider only of its own: another
-// rider's journey is "not found", so that ids cannot be probed.
+// Any authenticated caller may ask for a quote. Admins may read the
+// explanation of any journey, an operator (its token naming its operator)
+// of its own lines' journeys, a rider only of its own: any other journey is
+// "not found", so that ids cannot be probed. Staff reads and refunds are
+// audited (accounthttp.Audited): a read needs X-Access-Reason.
 func Routes(cfg Config) func(v1 fiber.Router) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -113,13 +116,20 @@ func (h *handlers) explanation(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	j, err := h.cfg.Journeys.Journey(ctx, id)
 	cl := authjwt.Caller(c)
-	// A rider learns nothing about other riders' journeys, not even that
-	// they exist.
-	mayRead := cl.Role == authjwt.RoleAdmin || cl.Role == authjwt.RoleOperator || (cl.Role == authjwt.RoleRider && cl.Subject != "" && cl.Subject == j.Subject)
+	if cl.Role == authjwt.RoleOperator && cl.Operator == "" {
+		return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "An operator's token must name its operator (claim operator).")
+	}
+	// A rider learns nothing about other riders' journeys, an operator
+	// nothing about other operators', not even that they exist.
+	mayRead := cl.Role == authjwt.RoleAdmin || (cl.Role == authjwt.RoleOperator && cl.Operator == j.OperatorID) ||
+		(cl.Role == authjwt.RoleRider && cl.Subject != "" && cl.Subject == j.Subject)
 	if errors.Is(err, explain.ErrNoJourney) || (err == nil && !mayRead) {
 		return authjwt.Problem(c, fiber.StatusNotFound, "no-journey", "No journey with this id.")
 	}
 	if err != nil {
+		return err
+	}
+	if ok, err := accounthttp.Audited(c, accounthttp.Access{Action: "journey.read", Rider: j.Subject}); !ok {
 		return err
 	}
 	ps, err := h.cfg.Journeys.FarePostings(ctx, id)
@@ -141,6 +151,18 @@ func (h *handlers) refund(c *fiber.Ctx) error {
 	if cl.Role != authjwt.RoleAdmin && cl.Role != authjwt.RoleOperator {
 		return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "Only an operator may refund a journey.")
 	}
+	if cl.Role == authjwt.RoleOperator && cl.Operator == "" {
+		return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "An operator's token must name its operator (claim operator).")
+	}
+	// An operator refunds only its own lines' journeys; another's is "not
+	// found", whatever the body says.
+	j, err := h.cfg.Journeys.Journey(c.UserContext(), id)
+	if errors.Is(err, explain.ErrNoJourney) || (err == nil && cl.Role == authjwt.RoleOperator && cl.Operator != j.OperatorID) {
+		return authjwt.Problem(c, fiber.StatusNotFound, "no-journey", "No journey with this id.")
+	}
+	if err != nil {
+		return err
+	}
 	var req struct {
 		AmountVND      int64  `json:"amount_vnd"`
 		Reason         string `json:"reason"`
@@ -157,6 +179,9 @@ func (h *handlers) refund(c *fiber.Ctx) error {
 		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-reason", "reason must say why, in 3 to 300 characters.")
 	case req.IdempotencyKey == "" || len(req.IdempotencyKey) > 100:
 		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-idempotency-key", "idempotency_key must be 1-100 characters.")
+	}
+	if ok, err := accounthttp.Audited(c, accounthttp.Access{Action: "journey.refund", Rider: j.Subject, Reason: req.Reason}); !ok {
+		return err
 	}
 	amount := money.Dong(req.AmountVND)
 	txID, err := h.cfg.Refunds.RefundJourney(c.UserContext(), id, amount, req.Reason, string(cl.Role)+":"+cl.Subject, req.IdempotencyKey)

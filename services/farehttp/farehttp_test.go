@@ -27,10 +27,21 @@ import (
 var morning = time.Date(2026, 11, 24, 0, 30, 0, 0, time.UTC)
 
 type api struct {
-	t     *testing.T
-	app   *fiber.App
-	is    *authjwt.Issuer
-	store *settlepg.Store
+	t      *testing.T
+	app    *fiber.App
+	is     *authjwt.Issuer
+	store  *settlepg.Store
+	reason string // X-Access-Reason on every request when not empty
+}
+
+// operator is a token of an operator's staff, scoped to operator.
+func (a *api) operator(sub, operator string) string {
+	a.t.Helper()
+	tok, err := a.is.IssueFor(sub, authjwt.RoleOperator, operator, time.Hour)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return tok
 }
 
 // newAPI mounts the fare routes on the accounts API, as vnpass-fare does,
@@ -50,10 +61,10 @@ func newAPI(t *testing.T) *api {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := accounthttp.New(accounthttp.Config{Accounts: s, Auth: is, Routes: []func(fiber.Router){
+	app := accounthttp.New(accounthttp.Config{Accounts: s, Auth: is, Audit: s, Routes: []func(fiber.Router){
 		farehttp.Routes(farehttp.Config{Fares: fares, Journeys: s, Refunds: s, Now: func() time.Time { return morning }}),
 	}})
-	return &api{t: t, app: app, is: is, store: s}
+	return &api{t: t, app: app, is: is, store: s, reason: "dispute #7"}
 }
 
 func (a *api) token(sub string, role authjwt.Role) string {
@@ -71,6 +82,9 @@ func (a *api) get(path, token string, out any) (int, string, string) {
 	req := httptest.NewRequest("GET", path, nil)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if a.reason != "" {
+		req.Header.Set(accounthttp.ReasonHeader, a.reason)
 	}
 	resp, err := a.app.Test(req, 5000)
 	if err != nil {
@@ -278,7 +292,7 @@ func TestExplanationOfAMissingExit(t *testing.T) {
 	a.rider("vn_lan")
 	id, _ := a.journey("vn_lan", "incomplete", "hn2a-cat-linh", "", 15000, 15000, "missing-exit-max-fare", "", "")
 	var r explain.Receipt
-	code, _, body := a.get(fmt.Sprintf("/v1/journeys/%d/explanation", id), a.token("ops", authjwt.RoleOperator), &r)
+	code, _, body := a.get(fmt.Sprintf("/v1/journeys/%d/explanation", id), a.operator("ops", "hanoi-metro"), &r)
 	if code != 200 {
 		t.Fatalf("%d %s", code, body)
 	}
@@ -311,8 +325,9 @@ func TestExplanationAuthorization(t *testing.T) {
 		code  int
 	}{
 		{"the rider", a.token("vn_hoa", authjwt.RoleRider), 200},
-		{"an operator", a.token("ops", authjwt.RoleOperator), 200},
+		{"the line's operator", a.operator("ops", "hanoi-metro"), 200},
 		{"an admin", a.token("root", authjwt.RoleAdmin), 200},
+		{"another line's operator", a.operator("minh", "hurc1"), 404},
 		{"another rider", a.token("vn_binh", authjwt.RoleRider), 404},
 		{"a rider token without subject", a.token("", authjwt.RoleRider), 404},
 		{"no one", "", 401},
@@ -330,9 +345,25 @@ func TestExplanationAuthorization(t *testing.T) {
 			t.Errorf("%s: another rider's journey answers %s, a missing one %s", c.who, body, missing)
 		}
 	}
+	if code, _, body := a.get(path, a.token("ops", authjwt.RoleOperator), nil); code != 403 {
+		t.Errorf("an operator's token naming no operator: %d %s, want 403", code, body)
+	}
 	var p problem
-	if code, _, _ := a.get("/v1/journeys/abc/explanation", a.token("ops", authjwt.RoleOperator), &p); code != 400 || p.Title != "bad-id" {
+	if code, _, _ := a.get("/v1/journeys/abc/explanation", a.operator("ops", "hanoi-metro"), &p); code != 400 || p.Title != "bad-id" {
 		t.Errorf("bad id: %d %+v", code, p)
+	}
+	// Staff read with a purpose, audited; without one, refused.
+	es, err := a.store.AuditLog(context.Background(), settlepg.AuditFilter{Rider: "vn_hoa"})
+	if err != nil || len(es) != 2 || es[0].Action != "journey.read" || es[0].Actor != "root" || es[1].Actor != "ops" ||
+		es[1].Operator != "hanoi-metro" || es[1].Reason != "dispute #7" {
+		t.Errorf("audit of the staff reads: %+v %v", es, err)
+	}
+	a.reason = ""
+	if code, _, body := a.get(path, a.token("root", authjwt.RoleAdmin), nil); code != 400 || !strings.Contains(body, "reason-required") {
+		t.Errorf("a staff read without a purpose: %d %s, want 400", code, body)
+	}
+	if code, _, _ := a.get(path, a.token("vn_hoa", authjwt.RoleRider), nil); code != 200 {
+		t.Errorf("the rider's own read needs no purpose: %d", code)
 	}
 }
 
@@ -366,7 +397,7 @@ func TestRefunds(t *testing.T) {
 	a.rider("vn_lan")
 	id, _ := a.journey("vn_lan", "incomplete", "hn2a-cat-linh", "", 15000, 15000, "missing-exit-max-fare", "", "")
 	path := fmt.Sprintf("/v1/journeys/%d/refunds", id)
-	op := a.token("hanoi-metro-staff-7", authjwt.RoleOperator)
+	op := a.operator("hanoi-metro-staff-7", "hanoi-metro")
 	body := `{"amount_vnd":7000,"reason":"Cửa ra ga Yên Nghĩa hỏng / exit gate fault","idempotency_key":"d-1"}`
 	if code, b := a.post(path, op, body); code != 201 || !strings.Contains(b, `"amount_text":"7.000 ₫"`) {
 		t.Fatalf("refund: %d %s", code, b)
@@ -379,6 +410,8 @@ func TestRefunds(t *testing.T) {
 		want              int
 	}{
 		{"rider", a.token("vn_lan", authjwt.RoleRider), `{"amount_vnd":1000,"reason":"please","idempotency_key":"r"}`, 403},
+		{"operator naming no operator", a.token("hanoi-metro-staff-7", authjwt.RoleOperator), `{"amount_vnd":1000,"reason":"gate fault","idempotency_key":"o-1"}`, 403},
+		{"another line's operator", a.operator("minh", "hurc1"), `{"amount_vnd":1000,"reason":"gate fault","idempotency_key":"o-2"}`, 404},
 		{"more than paid", op, `{"amount_vnd":9000,"reason":"gate fault","idempotency_key":"d-2"}`, 409},
 		{"no reason", op, `{"amount_vnd":1000,"reason":" ","idempotency_key":"d-3"}`, 400},
 		{"key reused", op, `{"amount_vnd":1000,"reason":"gate fault","idempotency_key":"d-1"}`, 409},

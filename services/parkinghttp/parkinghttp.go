@@ -21,6 +21,7 @@ import (
 	"github.com/vnpass/vnpass/ledger"
 	"github.com/vnpass/vnpass/money"
 	"github.com/vnpass/vnpass/parking"
+	"github.com/vnpass/vnpass/services/accounthttp"
 	"github.com/vnpass/vnpass/services/authjwt"
 	"github.com/vnpass/vnpass/services/parkingpg"
 )
@@ -46,9 +47,15 @@ type Config struct {
 //	GET  /v1/parking/lots/:lot
 //	GET  /v1/parking/near?lat=&lon=[&class=][&radius_m=2000][&limit=10]   lots with free spaces, nearest first
 //	GET  /v1/parking/quote?lot=&plate=|class=[&from=][&to=]              what a stay costs, and why
-//	POST /v1/parking/subscriptions {"lot","plate","subject","idempotency_key"}   a rider for itself; staff for anyone
-//	GET  /v1/parking/sessions/:id                                         a session and why it cost what it did (a rider: its own)
-//	POST /v1/parking/lots/:lot/overrides {"action","plate","subject","class","reason","waive","idempotency_key"}   staff only
+//	POST /v1/parking/subscriptions {"lot","plate","subject","idempotency_key"}   a rider for itself; an admin for anyone (audited)
+//	GET  /v1/parking/sessions/:id                                         a session and why it cost what it did (a rider: its own; the lot's operator; admins)
+//	POST /v1/parking/lots/:lot/overrides {"action","plate","subject","class","reason","waive","idempotency_key"}   the lot's operator, admins
+//
+// An operator's token must name its operator (claim operator) and reaches
+// only its own lots: another operator's lot or session is "not found". A
+// subscription is paid from the rider's balance, so operators do not sell
+// them on a rider's account. Staff access to a rider's data is audited
+// (accounthttp.Audited): reading a session needs X-Access-Reason.
 func Routes(cfg Config) func(v1 fiber.Router) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -277,11 +284,20 @@ func (h *handlers) subscribe(c *fiber.Ctx) error {
 		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-body", "The body must be JSON: lot, plate, subject, idempotency_key.")
 	}
 	cl := authjwt.Caller(c)
-	if cl.Role == authjwt.RoleRider {
+	switch cl.Role {
+	case authjwt.RoleRider:
 		if req.Subject != "" && req.Subject != cl.Subject {
 			return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "A rider may buy subscriptions for itself only.")
 		}
 		req.Subject = cl.Subject
+	case authjwt.RoleAdmin:
+		// A service counter selling on the rider's account: audited, with
+		// the purpose stated (X-Access-Reason).
+		if ok, err := accounthttp.Audited(c, accounthttp.Access{Action: "parking.subscription.buy", Rider: req.Subject}); !ok {
+			return err
+		}
+	default:
+		return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "Subscriptions are bought by the rider (or an admin at a service counter).")
 	}
 	sub, price, err := h.cfg.Store.BuySubscription(c.UserContext(), parkingpg.SubscriptionRequest{Lot: req.Lot, Subject: req.Subject, Plate: req.Plate, Key: req.Key})
 	switch {
@@ -311,6 +327,14 @@ func (h *handlers) override(c *fiber.Ctx) error {
 	}
 	if cl.Subject == "" {
 		return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "The token names no attendant (sub).")
+	}
+	if cl.Role == authjwt.RoleOperator {
+		if cl.Operator == "" {
+			return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "An operator's token must name its operator (claim operator).")
+		}
+		if l, ok := h.cfg.Store.Catalogue().Lot(c.Params("lot")); !ok || l.Operator != cl.Operator {
+			return authjwt.Problem(c, fiber.StatusNotFound, "no-lot", "No parking lot with this id.")
+		}
 	}
 	var req parkingpg.Override
 	if err := c.BodyParser(&req); err != nil {
@@ -347,13 +371,20 @@ func (h *handlers) session(c *fiber.Ctx) error {
 	if err != nil || id <= 0 {
 		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-id", "id must be a parking session id, a positive whole number.")
 	}
-	ses, q, err := h.cfg.Store.Explain(c.UserContext(), id)
 	cl := authjwt.Caller(c)
-	mayRead := cl.Role == authjwt.RoleAdmin || cl.Role == authjwt.RoleOperator || (ses != nil && cl.Subject != "" && cl.Subject == ses.Subject)
+	if cl.Role == authjwt.RoleOperator && cl.Operator == "" {
+		return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "An operator's token must name its operator (claim operator).")
+	}
+	ses, q, err := h.cfg.Store.Explain(c.UserContext(), id)
+	mayRead := cl.Role == authjwt.RoleAdmin || (ses != nil && cl.Role == authjwt.RoleOperator && h.lotOperator(ses.Lot) == cl.Operator) ||
+		(ses != nil && cl.Role == authjwt.RoleRider && cl.Subject != "" && cl.Subject == ses.Subject)
 	if errors.Is(err, parkingpg.ErrNoSessionID) || (err == nil && !mayRead) {
 		return authjwt.Problem(c, fiber.StatusNotFound, "no-session", "No parking session with this id.")
 	}
 	if err != nil {
+		return err
+	}
+	if ok, err := accounthttp.Audited(c, accounthttp.Access{Action: "parking.session.read", Rider: ses.Subject}); !ok {
 		return err
 	}
 	out := fiber.Map{"id": ses.ID, "lot": ses.Lot, "plate": ses.Plate, "class": ses.Class, "tariff": ses.Tariff,
@@ -365,4 +396,12 @@ func (h *handlers) session(c *fiber.Ctx) error {
 		out["quote"] = quoteView(*q)
 	}
 	return c.JSON(out)
+}
+
+// lotOperator is the operator of a lot ("" for an unknown lot).
+func (h *handlers) lotOperator(lot string) string {
+	if l, ok := h.cfg.Store.Catalogue().Lot(lot); ok {
+		return l.Operator
+	}
+	return ""
 }

@@ -12,12 +12,23 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/shopspring/decimal"
 	"github.com/vnpass/vnpass/parking"
+	"github.com/vnpass/vnpass/services/accounthttp"
 	"github.com/vnpass/vnpass/services/authjwt"
 	"github.com/vnpass/vnpass/services/parkinghttp"
 	"github.com/vnpass/vnpass/services/parkingpg"
+	"github.com/vnpass/vnpass/services/settlepg"
 )
 
+// audit keeps the audit entries in memory.
+type audit struct{ entries []settlepg.AuditEntry }
+
+func (a *audit) Audit(_ context.Context, e settlepg.AuditEntry) error {
+	a.entries = append(a.entries, e)
+	return nil
+}
+
 type fakeStore struct {
+	audit     audit
 	cat       *parking.Catalogue
 	occ       map[string]parking.Occupancy
 	overrides []parkingpg.Override
@@ -67,6 +78,47 @@ func TestSessionExplained(t *testing.T) {
 	}
 }
 
+// TestSessionsScopedToTheLotOperator: the lot's operator reads its
+// sessions (audited), another operator's staff get "not found", a token
+// naming no operator nothing.
+func TestSessionsScopedToTheLotOperator(t *testing.T) {
+	app, st, is := setup(t)
+	lotOp, _ := is.IssueFor("hoa", authjwt.RoleOperator, "hn-parking", time.Hour)
+	otherOp, _ := is.IssueFor("minh", authjwt.RoleOperator, "hcm-parking", time.Hour)
+	metro, _ := is.IssueFor("lan", authjwt.RoleOperator, "hanoi-metro", time.Hour)
+	unscoped, _ := is.Issue("att-01", authjwt.RoleOperator, time.Hour)
+	if code, body := call(t, app, lotOp, "GET", "/v1/parking/sessions/7", ""); code != 200 || body["plate"] != "30A12345" {
+		t.Fatalf("the lot's operator: %d %v", code, body)
+	}
+	if len(st.audit.entries) != 1 || st.audit.entries[0].Rider != "vn_a" || st.audit.entries[0].Operator != "hn-parking" ||
+		st.audit.entries[0].Action != "parking.session.read" || st.audit.entries[0].Reason != "rider complaint 12" {
+		t.Errorf("audit: %+v", st.audit.entries)
+	}
+	for name, c := range map[string]struct {
+		tok  string
+		want int
+	}{"another lot operator": {otherOp, 404}, "a metro operator": {metro, 404}, "no operator claim": {unscoped, 403}} {
+		if code, _ := call(t, app, c.tok, "GET", "/v1/parking/sessions/7", ""); code != c.want {
+			t.Errorf("%s: %d, want %d", name, code, c.want)
+		}
+	}
+	body := `{"action":"exit","plate":"30A-123.45","reason":"reader down","idempotency_key":"k9"}`
+	for name, c := range map[string]struct {
+		tok  string
+		want int
+	}{"another lot operator": {otherOp, 404}, "a metro operator": {metro, 404}, "no operator claim": {unscoped, 403}, "the lot's operator": {lotOp, 201}} {
+		if code, _ := call(t, app, c.tok, "POST", "/v1/parking/lots/hnp-cat-linh/overrides", body); code != c.want {
+			t.Errorf("override by %s: %d, want %d", name, code, c.want)
+		}
+	}
+	// Operators do not buy subscriptions on a rider's account.
+	for _, tok := range []string{lotOp, unscoped} {
+		if code, _ := call(t, app, tok, "POST", "/v1/parking/subscriptions", `{"lot":"hnp-cat-linh","plate":"29B1-123.45","subject":"vn_b","idempotency_key":"s"}`); code != 403 {
+			t.Errorf("an operator buys a subscription for a rider: %d, want 403", code)
+		}
+	}
+}
+
 func setup(t *testing.T) (*fiber.App, *fakeStore, *authjwt.Issuer) {
 	cat, err := parking.Shipped()
 	if err != nil {
@@ -79,7 +131,7 @@ func setup(t *testing.T) (*fiber.App, *fakeStore, *authjwt.Issuer) {
 		t.Fatal(err)
 	}
 	app := fiber.New()
-	parkinghttp.Routes(parkinghttp.Config{Store: st, Now: now})(app.Group("/v1", is.Middleware()))
+	parkinghttp.Routes(parkinghttp.Config{Store: st, Now: now})(app.Group("/v1", is.Middleware(), accounthttp.UseAuditor(&st.audit, nil)))
 	return app, st, is
 }
 
@@ -88,6 +140,7 @@ func call(t *testing.T, app *fiber.App, tok, method, path, body string) (int, ma
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(accounthttp.ReasonHeader, "rider complaint 12")
 	resp, err := app.Test(req)
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +195,7 @@ func TestLotsNearAndQuote(t *testing.T) {
 
 func TestOverrideNamesTheAttendant(t *testing.T) {
 	app, st, is := setup(t)
-	att, _ := is.Issue("att-01", authjwt.RoleOperator, time.Hour)
+	att, _ := is.IssueFor("att-01", authjwt.RoleOperator, "hn-parking", time.Hour)
 	rider, _ := is.Issue("vn_a", authjwt.RoleRider, time.Hour)
 	body := `{"action":"exit","plate":"30A-123.45","reason":"reader down","idempotency_key":"k1","attendant":"someone-else"}`
 	if code, _ := call(t, app, rider, "POST", "/v1/parking/lots/hnp-cat-linh/overrides", body); code != 403 {

@@ -13,6 +13,7 @@ import (
 	"github.com/vnpass/vnpass/explain"
 	"github.com/vnpass/vnpass/ledger"
 	"github.com/vnpass/vnpass/money"
+	"github.com/vnpass/vnpass/services/accounthttp"
 	"github.com/vnpass/vnpass/services/authjwt"
 	"github.com/vnpass/vnpass/services/disputepg"
 )
@@ -167,9 +168,18 @@ func (h *handlers) file(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(disputeJSON(d, false))
 }
 
+// unscoped refuses an operator token without an operator claim.
+func unscoped(c *fiber.Ctx) error {
+	return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "An operator's token must name its operator (claim operator).")
+}
+
 func (h *handlers) queue(c *fiber.Ctx) error {
-	if !staff(authjwt.Caller(c)) {
+	cl := authjwt.Caller(c)
+	if !staff(cl) {
 		return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "Only operators read the dispute queue; riders read /v1/me/disputes.")
+	}
+	if cl.Role == authjwt.RoleOperator && cl.Operator == "" {
+		return unscoped(c)
 	}
 	status := dispute.Status(c.Query("status"))
 	if status != "" && !status.Valid() {
@@ -179,7 +189,11 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 	if !ok {
 		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-page", "limit must be 1-100 and before a dispute id.")
 	}
-	ds, err := h.cfg.Disputes.List(c.UserContext(), disputepg.Filter{Status: status, Before: before, Limit: limit})
+	// The queue names riders and carries their own words: audited, with a purpose.
+	if ok, err := accounthttp.Audited(c, accounthttp.Access{Action: "dispute.queue.read"}); !ok {
+		return err
+	}
+	ds, err := h.cfg.Disputes.List(c.UserContext(), disputepg.Filter{Status: status, Operator: cl.Operator, Before: before, Limit: limit})
 	if err != nil {
 		return err
 	}
@@ -190,16 +204,29 @@ func (h *handlers) queue(c *fiber.Ctx) error {
 	return c.JSON(res)
 }
 
-// find reads a dispute the caller may see: staff any, a rider its own;
-// another rider's is "not found", so that ids cannot be probed.
+// find reads a dispute the caller may see: an admin any, an operator those
+// of its own lines' and lots' charges, a rider its own; any other is "not
+// found", so that ids cannot be probed.
 func (h *handlers) find(c *fiber.Ctx) (dispute.Dispute, bool, error) {
 	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
 	if err != nil || id <= 0 {
 		return dispute.Dispute{}, false, authjwt.Problem(c, fiber.StatusBadRequest, "bad-id", "id must be a dispute id, a positive whole number.")
 	}
 	cl := authjwt.Caller(c)
-	d, err := h.cfg.Disputes.Get(c.UserContext(), id)
-	if errors.Is(err, dispute.ErrNotFound) || (err == nil && !staff(cl) && (cl.Role != authjwt.RoleRider || cl.Subject != d.Subject)) {
+	if cl.Role == authjwt.RoleOperator && cl.Operator == "" {
+		return dispute.Dispute{}, false, unscoped(c)
+	}
+	ctx := c.UserContext()
+	d, err := h.cfg.Disputes.Get(ctx, id)
+	may := err == nil && (cl.Role == authjwt.RoleAdmin || (cl.Role == authjwt.RoleRider && cl.Subject != "" && cl.Subject == d.Subject))
+	if err == nil && cl.Role == authjwt.RoleOperator {
+		op, oerr := h.cfg.Disputes.ChargeOperator(ctx, id)
+		if oerr != nil {
+			return dispute.Dispute{}, false, oerr
+		}
+		may = op != "" && op == cl.Operator
+	}
+	if errors.Is(err, dispute.ErrNotFound) || (err == nil && !may) {
 		return dispute.Dispute{}, false, authjwt.Problem(c, fiber.StatusNotFound, "no-dispute", "No dispute with this id.")
 	}
 	if err != nil {
@@ -211,6 +238,9 @@ func (h *handlers) find(c *fiber.Ctx) (dispute.Dispute, bool, error) {
 func (h *handlers) dispute(c *fiber.Ctx) error {
 	d, ok, err := h.find(c)
 	if !ok {
+		return err
+	}
+	if ok, err := accounthttp.Audited(c, accounthttp.Access{Action: "dispute.read", Rider: d.Subject}); !ok {
 		return err
 	}
 	return c.JSON(disputeJSON(d, staff(authjwt.Caller(c))))
@@ -242,6 +272,12 @@ func (h *handlers) resolve(c *fiber.Ctx) error {
 	if n := len([]rune(req.Reason)); n < dispute.MinReason || n > dispute.MaxReason {
 		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-reason",
 			fmt.Sprintf("reason is what the rider will read, in %d to %d characters.", dispute.MinReason, dispute.MaxReason))
+	}
+	if req.Outcome != "reject" && req.Outcome != "refund" {
+		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-outcome", `outcome must be "refund" or "reject".`)
+	}
+	if ok, err := accounthttp.Audited(c, accounthttp.Access{Action: "dispute." + req.Outcome, Rider: d.Subject, Reason: req.Reason}); !ok {
+		return err
 	}
 	by := string(cl.Role) + ":" + cl.Subject
 	ctx := c.UserContext()

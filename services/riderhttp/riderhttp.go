@@ -50,6 +50,8 @@ type Disputes interface {
 	Get(ctx context.Context, id int64) (dispute.Dispute, error)
 	List(ctx context.Context, f disputepg.Filter) ([]dispute.Dispute, error)
 	Update(ctx context.Context, id int64, fn func(*dispute.Dispute) error) (dispute.Dispute, error)
+	// ChargeOperator is the operator of the dispute's charge's line or lot.
+	ChargeOperator(ctx context.Context, id int64) (string, error)
 }
 
 // Parking is the seam to the parking service's sessions (issue 6): a
@@ -139,9 +141,14 @@ type Config struct {
 //	GET  /v1/me/statements/:month[?format=json]  a month's statement (YYYY-MM), printable HTML
 //	GET  /v1/me/disputes                         the rider's disputes and their outcomes
 //	POST /v1/me/disputes {"kind", "charge_id", "reason"}
-//	GET  /v1/disputes[?status=open&before=&limit=]  the operators' queue (admins, operators)
-//	GET  /v1/disputes/:id                        one dispute (staff, or its rider)
-//	POST /v1/disputes/:id/resolution {"outcome": "refund" | "reject", "amount_vnd", "reason"} (staff)
+//	GET  /v1/disputes[?status=open&before=&limit=]  the operators' queue (admins; an operator: its own lines' and lots' charges)
+//	GET  /v1/disputes/:id                        one dispute (its rider; admins; the charge's operator)
+//	POST /v1/disputes/:id/resolution {"outcome": "refund" | "reject", "amount_vnd", "reason"} (admins; the charge's operator)
+//
+// An operator's token must name its operator (claim operator); a dispute
+// of another operator's charge is "not found". Staff reads are audited and
+// need X-Access-Reason (accounthttp.Audited); a resolution is audited with
+// its reason.
 func Routes(cfg Config) func(v1 fiber.Router) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -85,7 +85,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e.store = s
-	e.app = accounthttp.New(accounthttp.Config{Accounts: s, Auth: e.auth, Now: e.clock,
+	e.app = accounthttp.New(accounthttp.Config{Accounts: s, Auth: e.auth, Now: e.clock, Audit: s,
 		Routes: []func(fiber.Router){
 			farehttp.Routes(farehttp.Config{Fares: e.fares, Journeys: s, Now: e.clock}),
 			riderhttp.Routes(riderhttp.Config{Store: s, Disputes: ds, Fares: e.fares, Now: e.clock}),
@@ -140,6 +140,15 @@ func (e *env) missedExit(sub, from string) {
 	}
 }
 
+// operator is a token of an operator's staff scoped to operator.
+func (e *env) operator(sub, operator string) string {
+	tok, err := e.auth.IssueFor(sub, authjwt.RoleOperator, operator, time.Hour)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok
+}
+
 func (e *env) token(sub string, role authjwt.Role) string {
 	tok, err := e.auth.Issue(sub, role, time.Hour)
 	if err != nil {
@@ -161,6 +170,7 @@ func (e *env) call(method, path, tok string, body any, out any) (int, string) {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(accounthttp.ReasonHeader, "rider's dispute")
 	resp, err := e.app.Test(req, 10000)
 	if err != nil {
 		e.t.Fatal(err)
@@ -244,7 +254,7 @@ func TestRidersSeeOnlyTheirOwn(t *testing.T) {
 	e.ride("vn_binh", "hn2a-lang", "hn2a-yen-nghia")
 	e.missedExit("vn_binh", "hn2a-la-thanh")
 	an, binh := e.token("vn_an", authjwt.RoleRider), e.token("vn_binh", authjwt.RoleRider)
-	op, admin := e.token("lan", authjwt.RoleOperator), e.token("root", authjwt.RoleAdmin)
+	op, admin := e.operator("lan", "hanoi-metro"), e.token("root", authjwt.RoleAdmin)
 	anJ, binhJ := e.journeyIDs("vn_an"), e.journeyIDs("vn_binh")
 	if len(anJ) != 1 || len(binhJ) != 2 {
 		t.Fatalf("journeys: %v %v", anJ, binhJ)
@@ -349,6 +359,27 @@ func TestRidersSeeOnlyTheirOwn(t *testing.T) {
 	if st, _ := e.call("GET", "/v1/disputes?status=lost", op, nil, nil); st != 400 {
 		t.Errorf("bad status filter: %d", st)
 	}
+	// Another operator's staff see none of Line 2A's disputes, not even
+	// that they exist; a token naming no operator gets nothing.
+	hcm := e.operator("minh", "hurc1")
+	if st, b := e.call("GET", "/v1/disputes?status=open", hcm, nil, &list); st != 200 || len(list.Disputes) != 0 {
+		t.Errorf("another operator's queue: %d %s", st, b)
+	}
+	if st, _ := e.call("GET", fmt.Sprintf("/v1/disputes/%d", bd.ID), hcm, nil, nil); st != 404 {
+		t.Errorf("another operator reads a Line 2A dispute: %d, want 404", st)
+	}
+	if st, _ := e.call("POST", fmt.Sprintf("/v1/disputes/%d/resolution", bd.ID), hcm, map[string]any{"outcome": "reject", "reason": "not ours to judge"}, nil); st != 404 {
+		t.Errorf("another operator resolves a Line 2A dispute: %d, want 404", st)
+	}
+	unscoped := e.token("lan", authjwt.RoleOperator)
+	for _, path := range []string{"/v1/disputes", fmt.Sprintf("/v1/disputes/%d", bd.ID)} {
+		if st, _ := e.call("GET", path, unscoped, nil, nil); st != 403 {
+			t.Errorf("an operator token naming no operator on %s: %d, want 403", path, st)
+		}
+	}
+	if st, _ := e.call("GET", fmt.Sprintf("/v1/disputes/%d", bd.ID), op, nil, nil); st != 200 {
+		t.Errorf("the line's operator reads its dispute: %d", st)
+	}
 
 	// The page is public (it holds no data); its API calls are not.
 	st, page := e.call("GET", "/rider/", "", nil, nil)
@@ -368,7 +399,7 @@ func TestDisputeResolution(t *testing.T) {
 	e.ride("vn_chi", "hn2a-cat-linh", "hn2a-la-thanh")
 	e.missedExit("vn_chi", "hn2a-thai-ha")
 	ids := e.journeyIDs("vn_chi") // newest first
-	chi, op := e.token("vn_chi", authjwt.RoleRider), e.token("lan", authjwt.RoleOperator)
+	chi, op := e.token("vn_chi", authjwt.RoleRider), e.operator("lan", "hanoi-metro")
 	maxFare := e.fares.MaxFareFor("hn2a", "adult").IntPart()
 
 	var js journeys

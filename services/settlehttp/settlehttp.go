@@ -19,6 +19,7 @@ import (
 	"github.com/vnpass/vnpass/ledger"
 	"github.com/vnpass/vnpass/money"
 	"github.com/vnpass/vnpass/payment"
+	"github.com/vnpass/vnpass/services/accounthttp"
 	"github.com/vnpass/vnpass/services/authjwt"
 	"github.com/vnpass/vnpass/services/collect"
 	"github.com/vnpass/vnpass/services/settlepg"
@@ -71,16 +72,22 @@ type FundingStore interface {
 
 // Routes returns the routes to mount under /v1:
 //
-//	POST /v1/journeys/:id/corrections {"exit_stop" | "fare_vnd", "reason", "idempotency_key"} (admins, operators)
-//	GET  /v1/accounts/:subject/history[?limit=50] (the rider, admins, operators)
-//	GET  /v1/clearing?day=YYYY-MM-DD (admins, operators)
+//	POST /v1/journeys/:id/corrections {"exit_stop" | "fare_vnd", "reason", "idempotency_key"} (admins; operators: their own lines' journeys)
+//	GET  /v1/accounts/:subject/history[?limit=50] (the rider; admins, with X-Access-Reason)
+//	GET  /v1/clearing?day=YYYY-MM-DD (admins; operators: their own line of the report)
 //	GET  /v1/reconciliation?day=YYYY-MM-DD (admins)
-//	PUT  /v1/accounts/:subject/status {"status": "suspended" | "active" | "closed", "reason"} (admins, operators)
+//	PUT  /v1/accounts/:subject/status {"status": "suspended" | "active" | "closed", "reason"} (admins)
 //	GET  /v1/deny-list (admins, operators; the fleet service pushes it to gates for offline decisions)
 //
 // and with Funding:
 //
-//	GET    /v1/accounts/:subject/funding (the rider, staff): how the account pays, what it owes
+//	GET    /v1/accounts/:subject/funding (the rider; admins, with X-Access-Reason): how the account pays, what it owes
+//
+// Operators reach riders only through their own lines' journeys: an
+// operator's token must carry its operator claim, and a journey of another
+// operator is "not found". Staff access to a rider's data is audited
+// (accounthttp.Audited) before it is read or changed.
+//
 //	POST   /v1/accounts/:subject/funding {"method", "account", "consent_version", "postpaid", "idempotency_key"} (the rider)
 //	DELETE /v1/accounts/:subject/funding (the rider): consent withdrawn, back to prepaid
 //	POST   /v1/accounts/:subject/debt/payments {"idempotency_key"} (the rider): pay what is owed now
@@ -133,14 +140,42 @@ func staff(cl authjwt.Claims) bool {
 	return cl.Role == authjwt.RoleAdmin || cl.Role == authjwt.RoleOperator
 }
 
+// scoped: an admin, or an operator whose token names its operator.
+func scoped(cl authjwt.Claims) bool {
+	return cl.Role == authjwt.RoleAdmin || (cl.Role == authjwt.RoleOperator && cl.Operator != "")
+}
+
+// ownJourney: an admin, or the operator of the journey's line.
+func ownJourney(cl authjwt.Claims, j admission.Journey) bool {
+	return cl.Role == authjwt.RoleAdmin || (cl.Role == authjwt.RoleOperator && cl.Operator != "" && cl.Operator == j.OperatorID)
+}
+
+// unscoped refuses an operator token without an operator claim.
+func unscoped(c *fiber.Ctx) error {
+	return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "An operator's token must name its operator (claim operator).")
+}
+
 func (h *handlers) correct(c *fiber.Ctx) error {
 	cl := authjwt.Caller(c)
 	if !staff(cl) {
 		return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "Only an operator may correct a fare.")
 	}
+	if !scoped(cl) {
+		return unscoped(c)
+	}
 	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
 	if err != nil || id <= 0 {
 		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-id", "id must be a journey id, a positive whole number.")
+	}
+	// An operator corrects only its own lines' journeys; another's is "not
+	// found", whatever the body says.
+	ctx := c.UserContext()
+	j, err := h.cfg.Store.Journey(ctx, id)
+	if errors.Is(err, explain.ErrNoJourney) || (err == nil && !ownJourney(cl, j)) {
+		return authjwt.Problem(c, fiber.StatusNotFound, "no-journey", "No journey with this id.")
+	}
+	if err != nil {
+		return err
 	}
 	var req struct {
 		ExitStop       string `json:"exit_stop"`
@@ -163,12 +198,7 @@ func (h *handlers) correct(c *fiber.Ctx) error {
 	case req.IdempotencyKey == "" || len(req.IdempotencyKey) > 100:
 		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-idempotency-key", "idempotency_key must be 1-100 characters.")
 	}
-	ctx := c.UserContext()
-	j, err := h.cfg.Store.Journey(ctx, id)
-	if errors.Is(err, explain.ErrNoJourney) {
-		return authjwt.Problem(c, fiber.StatusNotFound, "no-journey", "No journey with this id.")
-	}
-	if err != nil {
+	if ok, err := accounthttp.Audited(c, accounthttp.Access{Action: "journey.correct", Rider: j.Subject, Reason: req.Reason}); !ok {
 		return err
 	}
 	corr := settlepg.Correction{JourneyID: id, Reason: req.Reason, By: string(cl.Role) + ":" + cl.Subject, Key: req.IdempotencyKey}
@@ -232,7 +262,7 @@ func (h *handlers) history(c *fiber.Ctx) error {
 		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-subject", "subject must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'.")
 	}
 	cl := authjwt.Caller(c)
-	if !staff(cl) && !(cl.Role == authjwt.RoleRider && cl.Subject == subject) {
+	if cl.Role != authjwt.RoleAdmin && !self(cl, subject) {
 		return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "You may not read this account.")
 	}
 	limit := 50
@@ -242,6 +272,9 @@ func (h *handlers) history(c *fiber.Ctx) error {
 			return authjwt.Problem(c, fiber.StatusBadRequest, "bad-limit", "limit must be a whole number from 1 to 500.")
 		}
 		limit = n
+	}
+	if ok, err := accounthttp.Audited(c, accounthttp.Access{Action: "account.history.read", Rider: subject}); !ok {
+		return err
 	}
 	ps, err := h.cfg.Store.History(c.UserContext(), subject, limit)
 	if err != nil {
@@ -283,9 +316,15 @@ type ClearingView struct {
 	EqualsLedger   bool   `json:"equals_ledger"`
 }
 
+// clearing is the day's report: an admin reads every operator's line, an
+// operator only its own (no rider data in it: not audited).
 func (h *handlers) clearing(c *fiber.Ctx) error {
-	if !staff(authjwt.Caller(c)) {
+	cl := authjwt.Caller(c)
+	if !staff(cl) {
 		return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "Only operators may read the clearing report.")
+	}
+	if !scoped(cl) {
+		return unscoped(c)
 	}
 	day, err := h.day(c)
 	if err != nil {
@@ -295,11 +334,14 @@ func (h *handlers) clearing(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := make([]ClearingView, len(rows))
+	out := make([]ClearingView, 0, len(rows))
 	total := decimal.Zero
-	for i, r := range rows {
-		out[i] = ClearingView{r.Operator, r.Day, r.Journeys, r.Fares.IntPart(), r.Corrections.IntPart(), r.Refunds.IntPart(),
-			r.Passes.IntPart(), r.Parking.IntPart(), r.Other.IntPart(), r.Total.IntPart(), money.Format(r.Total), r.Ledger.IntPart(), r.Balanced()}
+	for _, r := range rows {
+		if cl.Role == authjwt.RoleOperator && r.Operator != cl.Operator {
+			continue
+		}
+		out = append(out, ClearingView{r.Operator, r.Day, r.Journeys, r.Fares.IntPart(), r.Corrections.IntPart(), r.Refunds.IntPart(),
+			r.Passes.IntPart(), r.Parking.IntPart(), r.Other.IntPart(), r.Total.IntPart(), money.Format(r.Total), r.Ledger.IntPart(), r.Balanced()})
 		total = total.Add(r.Total)
 	}
 	return c.JSON(fiber.Map{"day": day.Format(time.DateOnly), "operators": out, "total_vnd": total.IntPart(), "total_text": money.Format(total)})
@@ -378,13 +420,15 @@ type FundingView struct {
 	DebtSince   *time.Time `json:"debt_since,omitempty"`
 }
 
+// subject reads :subject: the rider's own, or with riderOnly false an
+// admin's (operators do not reach riders' accounts by subject).
 func (h *handlers) subject(c *fiber.Ctx, riderOnly bool) (string, error) {
 	subject := c.Params("subject")
 	if !subjectOK(subject) {
 		return "", done(c, fiber.StatusBadRequest, "bad-subject", "subject must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'.")
 	}
 	cl := authjwt.Caller(c)
-	if !self(cl, subject) && (riderOnly || !staff(cl)) {
+	if !self(cl, subject) && (riderOnly || cl.Role != authjwt.RoleAdmin) {
 		return "", done(c, fiber.StatusForbidden, "forbidden", "Only the rider may do this on their account.")
 	}
 	return subject, nil
@@ -414,6 +458,9 @@ func (h *handlers) funding(c *fiber.Ctx) error {
 	subject, err := h.subject(c, false)
 	if err != nil {
 		return finish(err)
+	}
+	if ok, err := accounthttp.Audited(c, accounthttp.Access{Action: "account.funding.read", Rider: subject}); !ok {
+		return err
 	}
 	v, err := h.fundingView(c.UserContext(), subject)
 	if errors.Is(err, ledger.ErrNoAccount) {
@@ -573,8 +620,8 @@ func (h *handlers) setStatus(c *fiber.Ctx) error {
 		return finish(err)
 	}
 	cl := authjwt.Caller(c)
-	if !staff(cl) {
-		return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "Only staff may change an account's status.")
+	if cl.Role != authjwt.RoleAdmin {
+		return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "Only an admin may change an account's status.")
 	}
 	var req struct {
 		Status string `json:"status"`
@@ -589,6 +636,9 @@ func (h *handlers) setStatus(c *fiber.Ctx) error {
 		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-status", `status must be "active", "suspended" or "closed".`)
 	case len([]rune(req.Reason)) < 3 || len(req.Reason) > 300:
 		return authjwt.Problem(c, fiber.StatusBadRequest, "bad-reason", "reason must say why, in 3 to 300 characters.")
+	}
+	if ok, err := accounthttp.Audited(c, accounthttp.Access{Action: "account.status." + req.Status, Rider: subject, Reason: req.Reason}); !ok {
+		return err
 	}
 	err = h.cfg.Store.SetAccountStatus(c.UserContext(), subject, req.Status, req.Reason, string(cl.Role)+":"+cl.Subject)
 	switch {

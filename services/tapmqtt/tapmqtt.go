@@ -9,6 +9,10 @@
 // durable by the gate instead, which keeps it until it has a decision and
 // sends it again with the same event id; the Handler's idempotency by event
 // id makes every redelivery safe.
+//
+// Each device's taps are bounded by a token bucket before they reach the
+// workers: over the rate they are paced, past a hold they are dropped
+// without a decision, for the gate to send again (limit.go).
 package tapmqtt
 
 import (
@@ -43,6 +47,9 @@ type Config struct {
 	// Retry is the pause between attempts when the Handler fails (the
 	// database is away); default 200ms.
 	Retry time.Duration
+	// Limit bounds each device's taps (limit.go); the zero Limit is the
+	// defaults, a negative Rate no limit.
+	Limit Limit
 }
 
 // Ingestor consumes taps and answers them.
@@ -52,14 +59,17 @@ type Ingestor struct {
 	work   chan mqtt.Message
 	wg     sync.WaitGroup
 	stats  Stats
+	limit  *limiter // nil: no per-device limit
 	// ctx ends when Close stops the workers; in-flight taps finish first.
 	ctx    context.Context
 	cancel context.CancelFunc
 }
 
-// Stats counts what the ingestor did.
+// Stats counts what the ingestor did. Paced counts taps held over their
+// device's rate, RateDropped those dropped over it (limit.go).
 type Stats struct {
 	Received, Replied, Malformed, Retries, PublishErrors atomic.Int64
+	Paced, RateDropped                                   atomic.Int64
 }
 
 // New validates cfg.
@@ -79,8 +89,18 @@ func New(cfg Config) (*Ingestor, error) {
 	if cfg.Retry <= 0 {
 		cfg.Retry = 200 * time.Millisecond
 	}
-	return &Ingestor{cfg: cfg, work: make(chan mqtt.Message, 4*cfg.Workers)}, nil
+	in := &Ingestor{cfg: cfg, work: make(chan mqtt.Message, 4*cfg.Workers)}
+	if cfg.Limit.Rate >= 0 {
+		in.cfg.Limit.ensureDefaults()
+		in.limit = newLimiter(in.cfg.Limit, time.Now)
+		in.limit.release = func(topic string) { go in.release(topic) }
+		in.limit.report = in.reportLimited
+	}
+	return in, nil
 }
+
+// Limit is the per-device limit in force (Rate < 0: none).
+func (in *Ingestor) Limit() Limit { return in.cfg.Limit }
 
 // Stats returns the counters.
 func (in *Ingestor) Stats() *Stats { return &in.stats }
@@ -93,10 +113,19 @@ func (in *Ingestor) Start(ctx context.Context) error {
 	filter := in.cfg.Topics.Shared(in.cfg.Group, proto.ChanTaps)
 	onMsg := func(_ mqtt.Client, m mqtt.Message) {
 		in.stats.Received.Add(1)
-		select {
-		case in.work <- m:
-		case <-in.ctx.Done():
+		if in.limit != nil {
+			switch in.limit.admit(m.Topic(), m) {
+			case held:
+				in.stats.Paced.Add(1)
+				m.Ack() // see limit.go
+				return
+			case dropped:
+				in.stats.RateDropped.Add(1)
+				m.Ack() // no decision: the gate sends it again
+				return
+			}
 		}
+		in.enqueue(m)
 	}
 	opts := mqtt.NewClientOptions().
 		AddBroker(in.cfg.BrokerURL).
@@ -197,6 +226,49 @@ func (in *Ingestor) Close(drain time.Duration) {
 		in.cfg.Log.Warn("stopping with taps in progress; they are not acknowledged")
 	}
 	in.client.Disconnect(250)
+}
+
+// enqueue hands a tap to the workers; false when the ingestor stops first.
+func (in *Ingestor) enqueue(m mqtt.Message) bool {
+	select {
+	case in.work <- m:
+		return true
+	case <-in.ctx.Done():
+		return false
+	}
+}
+
+// release hands a device's held taps to the workers as its bucket refills,
+// until none is left or the ingestor stops (what is still held then is
+// sent again by the gate).
+func (in *Ingestor) release(topic string) {
+	for {
+		msgs, wait := in.limit.next(topic)
+		for _, m := range msgs {
+			if !in.enqueue(m) {
+				return
+			}
+		}
+		if wait == 0 {
+			return
+		}
+		select {
+		case <-in.ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// reportLimited logs a device over its rate, at most once a minute per
+// device: the device, never the taps.
+func (in *Ingestor) reportLimited(topic string, paced, dropped int64) {
+	_, site, device, err := in.cfg.Topics.Parse(topic)
+	if err != nil {
+		site, device = "", topic
+	}
+	in.cfg.Log.Warn("device over its tap rate: taps paced or dropped", "site", site, "device", device,
+		"paced", paced, "dropped", dropped, "rate_per_s", in.cfg.Limit.Rate, "burst", in.cfg.Limit.Burst)
 }
 
 func (in *Ingestor) worker() {

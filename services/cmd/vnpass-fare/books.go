@@ -33,7 +33,7 @@ func books(ctx context.Context, cfg Config, out io.Writer) error {
 	if pending, _, err = st.PendingExport(ctx); err != nil {
 		return err
 	}
-	sink, err := ridershipch.Open(ctx, ridershipch.Config{Addr: cfg.CHAddr, User: cfg.CHUser, Password: cfg.CHPassword, Database: cfg.CHDatabase})
+	sink, err := ridershipch.Open(ctx, ridershipch.Config{Addr: cfg.CHAddr, User: cfg.CHUser, Password: cfg.CHPassword, Database: cfg.CHDatabase, Cluster: cfg.CHCluster})
 	if err != nil {
 		return err
 	}

@@ -11,12 +11,21 @@ import (
 	"time"
 
 	"github.com/vnpass/vnpass/proto"
+	"github.com/vnpass/vnpass/services/authjwt"
+	"github.com/vnpass/vnpass/services/tapmqtt"
 )
 
 // Config of the fare service. Every field comes from an environment
 // variable (named beside it); ConfigFromEnv applies defaults and validates.
 type Config struct {
-	PostgresURL    string       // VNPASS_PG_URL
+	PostgresURL string // VNPASS_PG_URL
+	// PostgresReadURL (VNPASS_PG_READ_URL) is a streaming replica (or a
+	// Service over replicas) for stale-tolerant reads: reports, the deny
+	// list, partners' reads (services/settlepg/SCALING.md). Empty: the primary.
+	PostgresReadURL string
+	// CHCluster (VNPASS_CH_CLUSTER) names the ClickHouse cluster the
+	// analytics tables are spread on; empty for one server.
+	CHCluster      string
 	MQTTURL        string       // VNPASS_MQTT_URL
 	MQTTUser       string       // VNPASS_MQTT_SERVICE_USER
 	MQTTPassword   string       // VNPASS_MQTT_SERVICE_PASSWORD
@@ -32,10 +41,16 @@ type Config struct {
 	VNeIDIssuer    string        // VNPASS_VNEID_ISSUER
 	VNeIDJWKSURL   string        // VNPASS_VNEID_JWKS_URL
 	APIAddr        string        // VNPASS_API_ADDR, default 127.0.0.1:58080
-	APISecret      string        // VNPASS_API_SECRET, at least 32 bytes
+	APISecret      string        // VNPASS_API_SECRET, at least 32 bytes: the API token key k0
 	PseudonymKey   string        // VNPASS_PSEUDONYM_KEY, at least 32 bytes
 	FareData       string        // VNPASS_FARE_DATA: a GTFS folder; default the shipped data
 	MaxJourney     time.Duration // VNPASS_MAX_JOURNEY, default 4h: longer is a missing exit
+	// APISecrets (VNPASS_API_SECRETS, "kid1:secret1,kid0:secret0") is the
+	// API token keyring when keys are rotated: the first key signs, all
+	// verify (authjwt.NewKeyring). Set, it replaces APISecret; APIKeys is the
+	// ring in force, from one or the other.
+	APISecrets string
+	APIKeys    []authjwt.Key
 	// TapRetentionDays (VNPASS_TAP_RETENTION_DAYS) is how long raw taps are
 	// kept in ClickHouse; older months are dropped daily (journeys and
 	// aggregates stay). 0, the default, keeps everything.
@@ -70,35 +85,44 @@ type Config struct {
 	// are asked again every CollectRetry (default 5m).
 	CollectAt    time.Duration
 	CollectRetry time.Duration
-	Now          func() time.Time
+	// TapRate (VNPASS_TAP_RATE, taps per second, default 20; "off": none)
+	// and TapBurst (VNPASS_TAP_BURST, default twice the rate) bound each
+	// device's taps: over the rate they are paced, then dropped
+	// (tapmqtt.Limit).
+	TapRate  float64
+	TapBurst int
+	Now      func() time.Time
 }
 
 // ConfigFromEnv reads the config through getenv.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
-		PostgresURL:  getenv("VNPASS_PG_URL"),
-		MQTTURL:      getenv("VNPASS_MQTT_URL"),
-		MQTTUser:     getenv("VNPASS_MQTT_SERVICE_USER"),
-		MQTTPassword: getenv("VNPASS_MQTT_SERVICE_PASSWORD"),
-		Topics:       proto.Topics{Root: getenv("VNPASS_MQTT_ROOT")},
-		Group:        getenv("VNPASS_SHARE_GROUP"),
-		Instance:     getenv("VNPASS_INSTANCE"),
-		CHAddr:       getenv("VNPASS_CH_ADDR"),
-		CHUser:       getenv("VNPASS_CH_USER"),
-		CHPassword:   getenv("VNPASS_CH_PASSWORD"),
-		CHDatabase:   getenv("VNPASS_CH_DATABASE"),
-		VNeIDIssuer:  getenv("VNPASS_VNEID_ISSUER"),
-		VNeIDJWKSURL: getenv("VNPASS_VNEID_JWKS_URL"),
-		APIAddr:      getenv("VNPASS_API_ADDR"),
-		APISecret:    getenv("VNPASS_API_SECRET"),
-		PseudonymKey: getenv("VNPASS_PSEUDONYM_KEY"),
-		FareData:     getenv("VNPASS_FARE_DATA"),
-		ParkingData:  getenv("VNPASS_PARKING_DATA"),
-		RailData:     getenv("VNPASS_RAIL_DATA"),
-		FleetURL:     getenv("VNPASS_FLEET_URL"),
-		PayURL:       getenv("VNPASS_PAY_URL"),
-		PayClientKey: getenv("VNPASS_PAY_CLIENT_KEY"),
-		PayProvider:  getenv("VNPASS_PAY_PROVIDER"),
+		PostgresURL:     getenv("VNPASS_PG_URL"),
+		PostgresReadURL: getenv("VNPASS_PG_READ_URL"),
+		CHCluster:       getenv("VNPASS_CH_CLUSTER"),
+		MQTTURL:         getenv("VNPASS_MQTT_URL"),
+		MQTTUser:        getenv("VNPASS_MQTT_SERVICE_USER"),
+		MQTTPassword:    getenv("VNPASS_MQTT_SERVICE_PASSWORD"),
+		Topics:          proto.Topics{Root: getenv("VNPASS_MQTT_ROOT")},
+		Group:           getenv("VNPASS_SHARE_GROUP"),
+		Instance:        getenv("VNPASS_INSTANCE"),
+		CHAddr:          getenv("VNPASS_CH_ADDR"),
+		CHUser:          getenv("VNPASS_CH_USER"),
+		CHPassword:      getenv("VNPASS_CH_PASSWORD"),
+		CHDatabase:      getenv("VNPASS_CH_DATABASE"),
+		VNeIDIssuer:     getenv("VNPASS_VNEID_ISSUER"),
+		VNeIDJWKSURL:    getenv("VNPASS_VNEID_JWKS_URL"),
+		APIAddr:         getenv("VNPASS_API_ADDR"),
+		APISecret:       getenv("VNPASS_API_SECRET"),
+		APISecrets:      getenv("VNPASS_API_SECRETS"),
+		PseudonymKey:    getenv("VNPASS_PSEUDONYM_KEY"),
+		FareData:        getenv("VNPASS_FARE_DATA"),
+		ParkingData:     getenv("VNPASS_PARKING_DATA"),
+		RailData:        getenv("VNPASS_RAIL_DATA"),
+		FleetURL:        getenv("VNPASS_FLEET_URL"),
+		PayURL:          getenv("VNPASS_PAY_URL"),
+		PayClientKey:    getenv("VNPASS_PAY_CLIENT_KEY"),
+		PayProvider:     getenv("VNPASS_PAY_PROVIDER"),
 	}
 	if v := getenv("VNPASS_DEBT_LIMIT"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -155,6 +179,24 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("config: VNPASS_MIN_TAP_INTERVAL %q: want a duration up to 1m", d)
 		}
 		c.MinTapInterval = v
+	}
+	switch v := getenv("VNPASS_TAP_RATE"); v {
+	case "":
+	case "off":
+		c.TapRate = -1
+	default:
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || r < 1 || r > 10_000 {
+			return c, fmt.Errorf("config: VNPASS_TAP_RATE %q: want taps per second per device from 1 to 10000, or off", v)
+		}
+		c.TapRate = r
+	}
+	if v := getenv("VNPASS_TAP_BURST"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100_000 {
+			return c, fmt.Errorf("config: VNPASS_TAP_BURST %q: want taps from 1 to 100000", v)
+		}
+		c.TapBurst = n
 	}
 	if w := getenv("VNPASS_WORKERS"); w != "" {
 		n, err := strconv.Atoi(w)
@@ -221,12 +263,47 @@ func (c *Config) Validate() error {
 	if len(missing) > 0 {
 		return fmt.Errorf("config: missing %s (deploy/local/stack.sh env prints the servers' settings)", strings.Join(missing, ", "))
 	}
-	if len(c.APISecret) < 32 {
-		return errors.New("config: VNPASS_API_SECRET must be at least 32 bytes")
+	if err := c.apiKeys(); err != nil {
+		return err
+	}
+	if c.TapRate == 0 {
+		c.TapRate = tapmqtt.DefaultTapRate
 	}
 	if len(c.PseudonymKey) < 32 {
 		return errors.New("config: VNPASS_PSEUDONYM_KEY must be at least 32 bytes")
 	}
+	return nil
+}
+
+// apiKeys sets APIKeys from APISecrets, or from APISecret alone.
+func (c *Config) apiKeys() error {
+	if c.APISecrets == "" {
+		if len(c.APISecret) < 32 {
+			return errors.New("config: VNPASS_API_SECRET must be at least 32 bytes")
+		}
+		c.APIKeys = []authjwt.Key{{ID: authjwt.DefaultKeyID, Secret: []byte(c.APISecret)}}
+		return nil
+	}
+	keys, err := authjwt.ParseKeys(c.APISecrets)
+	if err == nil {
+		_, err = authjwt.NewKeyring(keys, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("config: VNPASS_API_SECRETS: %w", err)
+	}
+	if c.APISecret != "" {
+		// vnpass-fleet and `vnpass-fare token` sign with VNPASS_API_SECRET
+		// as key k0: with both set, the ring must hold that key.
+		ok := false
+		for _, k := range keys {
+			ok = ok || k.ID == authjwt.DefaultKeyID && string(k.Secret) == c.APISecret
+		}
+		if !ok {
+			return fmt.Errorf("config: VNPASS_API_SECRET is not key %s of VNPASS_API_SECRETS: set the ring alone, or list it as %s:<secret>",
+				authjwt.DefaultKeyID, authjwt.DefaultKeyID)
+		}
+	}
+	c.APIKeys = keys
 	return nil
 }
 
@@ -239,9 +316,14 @@ func (c Config) String() string {
 		return "***"
 	}
 	pg := maskPostgres(c.PostgresURL)
-	return fmt.Sprintf("pg=%s mqtt=%s user=%s password=%s root=%s group=%s instance=%s workers=%d ch=%s/%s vneid=%s api=%s api_secret=%s pseudonym_key=%s fare_data=%q",
+	kids := make([]string, len(c.APIKeys))
+	for i, k := range c.APIKeys {
+		kids[i] = k.ID
+	}
+	return fmt.Sprintf("pg=%s mqtt=%s user=%s password=%s root=%s group=%s instance=%s workers=%d ch=%s/%s vneid=%s api=%s api_secret=%s api_keys=%s pseudonym_key=%s fare_data=%q tap_rate=%g tap_burst=%d",
 		pg, c.MQTTURL, c.MQTTUser, mask(c.MQTTPassword), c.Topics.Filter(proto.ChanTaps), c.Group, c.Instance, c.Workers,
-		c.CHAddr, c.CHDatabase, c.VNeIDJWKSURL, c.APIAddr, mask(c.APISecret), mask(c.PseudonymKey), c.FareData)
+		c.CHAddr, c.CHDatabase, c.VNeIDJWKSURL, c.APIAddr, mask(c.APISecret), strings.Join(kids, ","), mask(c.PseudonymKey), c.FareData,
+		c.TapRate, c.TapBurst)
 }
 
 // maskPostgres hides the password of a PostgreSQL URL or key=value string.

@@ -29,6 +29,13 @@ func (m *Main) retainTaps(ctx context.Context) {
 	if days <= 0 {
 		return
 	}
+	if m.Config.CHCluster != "" {
+		// exportch.PurgeTaps drops partitions of one server's taps table;
+		// on a cluster they are taps_local on every shard (ON CLUSTER).
+		m.Log.Warn("tap retention is not done on a ClickHouse cluster yet; drop old months of taps_local ON CLUSTER by hand",
+			"retention_days", days, "cluster", m.Config.CHCluster)
+		return
+	}
 	purge := func(ctx context.Context) (int, error) {
 		res, err := exportch.PurgeTaps(ctx, m.Sink.Conn(), m.Sink.Database(), m.Config.Now().AddDate(0, 0, -days), false)
 		return len(res.DroppedPartitions), err
@@ -70,7 +77,7 @@ func exportCmd(ctx context.Context, args []string, cfg Config, stderr io.Writer)
 	if err := os.MkdirAll(*out, 0o750); err != nil {
 		return err
 	}
-	sink, err := ridershipch.Open(ctx, ridershipch.Config{Addr: cfg.CHAddr, User: cfg.CHUser, Password: cfg.CHPassword, Database: cfg.CHDatabase})
+	sink, err := ridershipch.Open(ctx, ridershipch.Config{Addr: cfg.CHAddr, User: cfg.CHUser, Password: cfg.CHPassword, Database: cfg.CHDatabase, Cluster: cfg.CHCluster})
 	if err != nil {
 		return err
 	}

@@ -129,7 +129,11 @@ func token(args []string, getenv func(string) string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	is, err := authjwt.New([]byte(getenv("VNPASS_API_SECRET")), nil)
+	kc := Config{APISecret: getenv("VNPASS_API_SECRET"), APISecrets: getenv("VNPASS_API_SECRETS")}
+	if err := kc.apiKeys(); err != nil {
+		return err
+	}
+	is, err := authjwt.NewKeyring(kc.APIKeys, nil)
 	if err != nil {
 		return err
 	}

@@ -206,6 +206,16 @@ func (m *Main) metrics(b *strings.Builder) {
 		fmt.Sprintf("{instance=%q}", m.Config.Instance), 1)
 	line("vnpass_taps_received_total", "Tap messages received from MQTT.", in.Received.Load())
 	line("vnpass_taps_malformed_total", "Tap messages dropped because they did not decode.", s.Malformed.Load())
+	fmt.Fprintf(b, "# HELP vnpass_taps_rate_limited_total Taps over their gate's rate: paced (held, decided later) or dropped (the gate sends them again).\n# TYPE vnpass_taps_rate_limited_total counter\n")
+	fmt.Fprintf(b, "vnpass_taps_rate_limited_total{action=\"paced\"} %d\nvnpass_taps_rate_limited_total{action=\"dropped\"} %d\n", in.Paced.Load(), in.RateDropped.Load())
+	if lag, serving, ok := m.Store.ReplicaLag(); ok {
+		gauge("vnpass_pg_replica_lag_seconds", "Lag of the PostgreSQL replica serving stale-tolerant reads (VNPASS_PG_READ_URL).", "", lag.Seconds())
+		v := 0.0
+		if serving {
+			v = 1
+		}
+		gauge("vnpass_pg_replica_serving", "1 while stale-tolerant reads go to the replica, 0 while it lags and the primary serves them.", "", v)
+	}
 	line("vnpass_taps_duplicate_total", "Redelivered taps answered with their stored decision.", s.Duplicates.Load())
 	line("vnpass_decisions_published_total", "Decisions published to gates.", in.Replied.Load())
 	line("vnpass_decision_publish_errors_total", "Decisions that could not be published.", in.PublishErrors.Load())

@@ -88,7 +88,7 @@ func TestParkingFeeDisputedAndRefunded(t *testing.T) {
 
 	anTok, _ := p.main.Auth.Issue(an, authjwt.RoleRider, 72*time.Hour)
 	binhTok, _ := p.main.Auth.Issue(binh, authjwt.RoleRider, 72*time.Hour)
-	op, _ := p.main.Auth.Issue("nguyen.lan", authjwt.RoleOperator, 72*time.Hour)
+	op, _ := p.main.Auth.IssueFor("nguyen.lan", authjwt.RoleOperator, "hn-parking-e2e", 72*time.Hour)
 	sessions := func(tok string) []map[string]any {
 		t.Helper()
 		st, body := p.call("GET", "/v1/me/parking?from=2026-11-24&to=2026-11-24", tok, nil)

@@ -256,7 +256,7 @@ func TestParkingDayThroughBarrierAgents(t *testing.T) {
 	}
 
 	// The attendant lets m6 in by hand at 23:31; the override names them.
-	att, err := p.main.Auth.Issue("att-hoa", authjwt.RoleOperator, 72*time.Hour)
+	att, err := p.main.Auth.IssueFor("att-hoa", authjwt.RoleOperator, "hn-parking-e2e", 72*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

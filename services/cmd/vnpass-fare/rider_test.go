@@ -43,7 +43,7 @@ func TestMissedTapOutDisputedAndRefunded(t *testing.T) {
 	}
 	maxFare := p.fares.MaxFareFor("hn2a", "adult").IntPart()
 	rider, _ := p.main.Auth.Issue(subject, authjwt.RoleRider, time.Hour)
-	op, _ := p.main.Auth.Issue("nguyen.lan", authjwt.RoleOperator, time.Hour)
+	op, _ := p.main.Auth.IssueFor("nguyen.lan", authjwt.RoleOperator, "hanoi-metro", time.Hour)
 
 	st, out := p.call("GET", "/v1/me/journeys", rider, nil)
 	js, _ := out["journeys"].([]any)
@@ -283,7 +283,7 @@ func TestRiderPageOnAPhone(t *testing.T) {
 	if err := b.Screenshot(ctx, filepath.Join(shots, "3-disputed.png"), true); err != nil {
 		t.Fatal(err)
 	}
-	op, _ := p.main.Auth.Issue("tran.minh", authjwt.RoleOperator, time.Hour)
+	op, _ := p.main.Auth.IssueFor("tran.minh", authjwt.RoleOperator, "hanoi-metro", time.Hour)
 	st, res := p.call("GET", "/v1/disputes?status=open", op, nil)
 	queue, _ := res["disputes"].([]any)
 	if st != 200 || len(queue) != 1 || queue[0].(map[string]any)["subject"] != subject ||

@@ -7,10 +7,12 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
@@ -24,6 +26,7 @@ import (
 	"github.com/vnpass/vnpass/services/authjwt"
 	"github.com/vnpass/vnpass/services/partnerhttp"
 	"github.com/vnpass/vnpass/services/paysim"
+	"github.com/vnpass/vnpass/services/settlepg"
 	"github.com/vnpass/vnpass/services/vneidsim"
 )
 
@@ -88,7 +91,14 @@ const (
 	azHidden = "404"    // another rider's resource: answered as if it did not exist (403 accepted too)
 )
 
-var azRoles = []string{"none", "riderA", "riderB", "operator", "admin", "partner"}
+// Staff tokens: "operator" names no operator (tokens issued before the
+// operator claim: nothing operator-scoped opens to it); "opA" is Hanoi
+// Metro's staff (Line 2A, rider A's journey and dispute are on it), "opB"
+// HURC1's (HCMC Line 1: none of rider A's), "opPark" the Hanoi parking
+// operator's (lots hnp-*). Staff requests carry X-Access-Reason, so that
+// the matrix tests the scope; TestAuthorizationMatrix checks the reason and
+// the audit after.
+var azRoles = []string{"none", "riderA", "riderB", "operator", "opA", "opB", "opPark", "admin", "partner"}
 
 // row gives the class per role in the order of roles.
 func azRow(classes ...string) map[string]string {
@@ -99,25 +109,38 @@ func azRow(classes ...string) map[string]string {
 	return m
 }
 
+// none      riderA    riderB    operator  opA       opB       opPark    admin     partner
 var (
-	staffOnly    = azRow(azUnauth, azDenied, azDenied, azOK, azOK, azUnauth)
-	adminOnly    = azRow(azUnauth, azDenied, azDenied, azDenied, azOK, azUnauth)
-	anyPlatform  = azRow(azUnauth, azOK, azOK, azOK, azOK, azUnauth)
-	riderOnly    = azRow(azUnauth, azOK, azOK, azDenied, azDenied, azUnauth)
-	ownOrStaff   = azRow(azUnauth, azOK, azDenied, azOK, azOK, azUnauth) // riderA's own resource
-	partnerScope = azRow(azUnauth, azUnauth, azUnauth, azUnauth, azUnauth, azOK)
-	riderPartner = azRow(azUnauth, azOK, azOK, azDenied, azDenied, azUnauth) // /partner/v1/me: platform rider tokens
-	adminPartner = azRow(azUnauth, azDenied, azDenied, azDenied, azOK, azUnauth)
-	public       = azRow(azPublic, azPublic, azPublic, azPublic, azPublic, azPublic)
+	adminOnly    = azRow(azUnauth, azDenied, azDenied, azDenied, azDenied, azDenied, azDenied, azOK, azUnauth)
+	anyPlatform  = azRow(azUnauth, azOK, azOK, azOK, azOK, azOK, azOK, azOK, azUnauth)
+	riderOnly    = azRow(azUnauth, azOK, azOK, azDenied, azDenied, azDenied, azDenied, azDenied, azUnauth)
+	riderAOnly   = azRow(azUnauth, azOK, azDenied, azDenied, azDenied, azDenied, azDenied, azDenied, azUnauth)
+	ownOrAdmin   = azRow(azUnauth, azOK, azDenied, azDenied, azDenied, azDenied, azDenied, azOK, azUnauth) // riderA's account: operators never read it by subject
+	riderAAdmin  = azRow(azUnauth, azOK, azDenied, azDenied, azDenied, azDenied, azDenied, azOK, azUnauth)
+	scopedStaff  = azRow(azUnauth, azDenied, azDenied, azDenied, azOK, azOK, azOK, azOK, azUnauth) // answers filtered to the operator
+	fleetStaff   = azRow(azUnauth, azDenied, azDenied, azOK, azOK, azOK, azOK, azOK, azUnauth)     // the fleet service's unscoped token
+	journeyRead  = azRow(azUnauth, azOK, azHidden, azDenied, azOK, azHidden, azHidden, azOK, azUnauth)
+	journeyStaff = azRow(azUnauth, azDenied, azDenied, azDenied, azOK, azHidden, azHidden, azOK, azUnauth)
+	disputeRead  = azRow(azUnauth, azOK, azHidden, azDenied, azOK, azHidden, azHidden, azOK, azUnauth)
+	disputeStaff = azRow(azUnauth, azDenied, azDenied, azDenied, azOK, azHidden, azHidden, azOK, azUnauth)
+	lotStaff     = azRow(azUnauth, azDenied, azDenied, azDenied, azHidden, azHidden, azOK, azOK, azUnauth)
+	sessionRead  = azRow(azUnauth, azHidden, azHidden, azDenied, azHidden, azHidden, azOK, azOK, azUnauth)
+	buyForRider  = azRow(azUnauth, azOK, azOK, azDenied, azDenied, azDenied, azDenied, azOK, azUnauth)
+	partnerScope = azRow(azUnauth, azUnauth, azUnauth, azUnauth, azUnauth, azUnauth, azUnauth, azUnauth, azOK)
+	riderPartner = azRow(azUnauth, azOK, azOK, azDenied, azDenied, azDenied, azDenied, azDenied, azUnauth) // /partner/v1/me: platform rider tokens
+	adminPartner = adminOnly
+	public       = azRow(azPublic, azPublic, azPublic, azPublic, azPublic, azPublic, azPublic, azPublic, azPublic)
 )
 
 // authzMatrix is every endpoint the fare service serves, with who may call
 // it. A new route without an entry fails TestAuthorizationMatrix: decide
 // who may call it, here, before it ships.
 //
-// Path parameters: :subject is rider A's subject, :id a journey, dispute or
-// parking session of rider A (or a number that does not exist: then a
-// permitted caller gets 404, still "ok"), :rider_ref rider A's reference
+// Path parameters: :subject is rider A's subject, :id rider A's journey on
+// Line 2A (Hanoi Metro), under /v1/disputes rider A's dispute of it, under
+// /v1/parking/sessions a session that does not exist (a permitted caller
+// gets 404, still "ok"; parkinghttp's TestSessionsScopedToTheLotOperator
+// holds the lot scope of sessions), :lot a Hanoi parking lot, :rider_ref rider A's reference
 // for the test partner, who holds rider A's consent to every scope;
 // :partner_id a partner nobody consented to (the consent routes are then
 // let through and answer 404).
@@ -129,34 +152,39 @@ var authzMatrix = map[string]map[string]string{
 	"GET /rider/app.js":            public,
 	"GET /partner/v1/openapi.json": public,
 
-	"POST /v1/accounts":                        azRow(azUnauth, azOK, azDenied, azDenied, azOK, azUnauth),
-	"GET /v1/accounts/:subject":                ownOrStaff,
+	"POST /v1/accounts":                        riderAAdmin,
+	"GET /v1/accounts/:subject":                ownOrAdmin,
 	"POST /v1/accounts/:subject/topups":        adminOnly,
-	"POST /v1/accounts/:subject/passes":        azRow(azUnauth, azOK, azDenied, azDenied, azOK, azUnauth),
-	"GET /v1/accounts/:subject/history":        ownOrStaff,
-	"PUT /v1/accounts/:subject/status":         staffOnly,
-	"GET /v1/accounts/:subject/funding":        azRow(azUnauth, azOK, azDenied, azOK, azOK, azUnauth),
-	"POST /v1/accounts/:subject/funding":       azRow(azUnauth, azOK, azDenied, azDenied, azDenied, azUnauth),
-	"DELETE /v1/accounts/:subject/funding":     azRow(azUnauth, azOK, azDenied, azDenied, azDenied, azUnauth),
-	"POST /v1/accounts/:subject/debt/payments": azRow(azUnauth, azOK, azDenied, azDenied, azDenied, azUnauth),
+	"POST /v1/accounts/:subject/passes":        riderAAdmin,
+	"GET /v1/accounts/:subject/history":        ownOrAdmin,
+	"PUT /v1/accounts/:subject/status":         adminOnly,
+	"GET /v1/accounts/:subject/funding":        ownOrAdmin,
+	"POST /v1/accounts/:subject/funding":       riderAOnly,
+	"DELETE /v1/accounts/:subject/funding":     riderAOnly,
+	"POST /v1/accounts/:subject/debt/payments": riderAOnly,
 	"POST /v1/collections/runs":                adminOnly,
+	"GET /v1/audit":                            adminOnly,
+	// Erasure on request (both riders hold a balance: a permitted call is
+	// refused 409, "ok"; TestErasureOnRequest erases).
+	"POST /v1/me/erasure":                riderOnly,
+	"POST /v1/accounts/:subject/erasure": adminOnly,
 
 	"GET /v1/fares/quote":               anyPlatform,
-	"GET /v1/journeys/:id/explanation":  azRow(azUnauth, azOK, azHidden, azOK, azOK, azUnauth),
-	"POST /v1/journeys/:id/refunds":     staffOnly,
-	"POST /v1/journeys/:id/corrections": staffOnly,
-	"GET /v1/clearing":                  staffOnly,
+	"GET /v1/journeys/:id/explanation":  journeyRead,
+	"POST /v1/journeys/:id/refunds":     journeyStaff,
+	"POST /v1/journeys/:id/corrections": journeyStaff,
+	"GET /v1/clearing":                  scopedStaff,
 	"GET /v1/reconciliation":            adminOnly,
-	"GET /v1/deny-list":                 staffOnly,
-	"GET /v1/rail/tickets":              staffOnly,
+	"GET /v1/deny-list":                 fleetStaff,
+	"GET /v1/rail/tickets":              fleetStaff,
 
 	"GET /v1/parking/lots":                 anyPlatform,
 	"GET /v1/parking/lots/:lot":            anyPlatform,
 	"GET /v1/parking/near":                 anyPlatform,
 	"GET /v1/parking/quote":                anyPlatform,
-	"POST /v1/parking/subscriptions":       azRow(azUnauth, azOK, azOK, azOK, azOK, azUnauth),
-	"POST /v1/parking/lots/:lot/overrides": staffOnly,
-	"GET /v1/parking/sessions/:id":         azRow(azUnauth, azHidden, azHidden, azOK, azOK, azUnauth),
+	"POST /v1/parking/subscriptions":       buyForRider,
+	"POST /v1/parking/lots/:lot/overrides": lotStaff,
+	"GET /v1/parking/sessions/:id":         sessionRead,
 
 	"GET /v1/me":                       riderOnly,
 	"GET /v1/me/journeys":              riderOnly,
@@ -165,24 +193,23 @@ var authzMatrix = map[string]map[string]string{
 	"GET /v1/me/statements/:month":     riderOnly,
 	"GET /v1/me/disputes":              riderOnly,
 	"POST /v1/me/disputes":             riderOnly,
-	"GET /v1/disputes":                 staffOnly,
-	"GET /v1/disputes/:id":             azRow(azUnauth, azOK, azHidden, azOK, azOK, azUnauth),
-	"POST /v1/disputes/:id/resolution": staffOnly,
+	"GET /v1/disputes":                 scopedStaff,
+	"GET /v1/disputes/:id":             disputeRead,
+	"POST /v1/disputes/:id/resolution": disputeStaff,
 
-	// The operators' dashboard and the committees' exports (being built
-	// alongside, with scoped operator and committee tokens: the operator
-	// column here is a token without an operator scope, which both refuse;
-	// add a column per scoped role when those land).
+	// The operators' dashboard (scoped to the operator's lines and lots)
+	// and the committees' exports (committee tokens, city-scoped; no
+	// committee column here yet).
 	"GET /dashboard":             public,
 	"GET /dashboard/app.css":     public,
 	"GET /dashboard/app.js":      public,
-	"GET /v1/dashboard/scope":    adminOnly,
-	"GET /v1/dashboard/stations": adminOnly,
-	"GET /v1/dashboard/od":       adminOnly,
-	"GET /v1/dashboard/revenue":  adminOnly,
-	"GET /v1/dashboard/parking":  adminOnly,
-	"GET /v1/dashboard/devices":  adminOnly,
-	"GET /v1/dashboard/disputes": adminOnly,
+	"GET /v1/dashboard/scope":    scopedStaff,
+	"GET /v1/dashboard/stations": scopedStaff,
+	"GET /v1/dashboard/od":       scopedStaff,
+	"GET /v1/dashboard/revenue":  scopedStaff,
+	"GET /v1/dashboard/parking":  scopedStaff,
+	"GET /v1/dashboard/devices":  scopedStaff,
+	"GET /v1/dashboard/disputes": scopedStaff,
 	"GET /v1/exports/:file":      adminOnly,
 
 	"POST /partner/v1/admin/partners":                      adminPartner,
@@ -243,6 +270,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 		return s
 	}
 	riderATok, _ := p.main.Auth.Issue(subA, authjwt.RoleRider, time.Hour)
+	// Rider A disputes the journey: a dispute on Hanoi Metro's line.
+	code, disp := p.call("POST", "/v1/me/disputes", riderATok, map[string]any{"kind": "journey", "charge_id": json.Number(journeyID),
+		"reason": "Tôi chỉ đi hai ga / I only rode two stations"})
+	if code != 201 {
+		t.Fatalf("dispute: %d %v", code, disp)
+	}
+	disputeID := fmt.Sprint(disp["id"])
 	code, cons := p.call("PUT", "/partner/v1/me/consents/sec-partner", riderATok, partnerhttp.GrantRequest{
 		Scopes: []string{"tickets", "journeys:read", "charges:read", "passes"}, ExpiresAt: time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339),
 	})
@@ -257,17 +291,29 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 		return s
 	}
+	operator := func(sub, op string) func() string {
+		return func() string {
+			s, err := p.main.Auth.IssueFor(sub, authjwt.RoleOperator, op, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+	}
 	tokens := map[string]func() string{
 		"none":     func() string { return "" },
 		"riderA":   func() string { return issue(subA, authjwt.RoleRider) },
 		"riderB":   func() string { return issue(subB, authjwt.RoleRider) },
 		"operator": func() string { return issue("op-hn2a", authjwt.RoleOperator) },
+		"opA":      operator("lan-hn2a", "hanoi-metro"),
+		"opB":      operator("minh-hcm1", "hurc1"),
+		"opPark":   operator("hoa-park", "hn-parking"),
 		"admin":    func() string { return issue("admin-1", authjwt.RoleAdmin) },
 		"partner":  partnerTok,
 	}
 
 	params := map[string]string{
-		":subject": subA, ":id": journeyID, ":lot": "hn-cat-linh", ":month": time.Now().Format("2006-01"),
+		":subject": subA, ":id": journeyID, ":lot": "hnp-cat-linh", ":month": time.Now().Format("2006-01"),
 		":file": "od_daily.csv", ":partner_id": "no-such-partner", ":ticket_id": "T-SEC-1", ":rider_ref": refA, ":pass_id": "1",
 	}
 	fill := func(path string) string {
@@ -275,6 +321,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 		for i, s := range parts {
 			if v, ok := params[s]; ok {
 				parts[i] = v
+			}
+			if s == ":id" && strings.HasPrefix(path, "/v1/disputes/") {
+				parts[i] = disputeID
+			}
+			if s == ":id" && strings.HasPrefix(path, "/v1/parking/sessions/") {
+				parts[i] = "987654"
 			}
 		}
 		return strings.Join(parts, "/")
@@ -314,6 +366,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 	bodies := map[string]string{
 		"POST /v1/accounts": `{"subject":"` + subA + `"}`,
 	}
+	const why = "Kiểm tra khiếu nại / dispute check"
+	reason := url.QueryEscape(why)
 	do := func(method, path, tok string) (int, http.Header, []byte) {
 		body := io.Reader(nil)
 		if method == "POST" || method == "PUT" {
@@ -326,6 +380,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		req, _ := http.NewRequest(method, p.apiURL+path, body)
 		if tok != "" {
 			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		if reason != "" {
+			req.Header.Set("X-Access-Reason", reason)
 		}
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := client.Do(req)
@@ -372,8 +429,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 			code, h, b := do(method, url, tokens[role]())
 			what := role + " " + method + " " + url
 			checkProblem(what, code, h, b, role)
-			if role == "riderB" && bytes.Contains(b, []byte(subA)) {
-				t.Errorf("%s: rider B's answer names rider A's subject: %.300s", what, b)
+			if (role == "riderB" || role == "opB" || role == "opPark") && bytes.Contains(b, []byte(subA)) {
+				t.Errorf("%s: %s's answer names rider A's subject: %.300s", what, role, b)
 			}
 			good := false
 			switch exp[role] {
@@ -394,15 +451,85 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 	}
 
+	// Scope in the answers: HURC1's staff see no Line 2A dispute in their
+	// queue nor Hanoi Metro's line of the clearing report.
+	for _, c := range []struct{ role, path, must, mustNot string }{
+		{"opA", "/v1/disputes", `"id":` + disputeID, ""},
+		{"opB", "/v1/disputes", `"disputes":[]`, `"id":` + disputeID},
+		{"opA", "/v1/clearing", `"operator":"hanoi-metro"`, `"operator":"hurc1"`},
+		{"opB", "/v1/clearing", `"operators":[]`, `"operator":"hanoi-metro"`},
+	} {
+		code, _, b := do("GET", c.path, tokens[c.role]())
+		if code != 200 || !bytes.Contains(b, []byte(c.must)) || (c.mustNot != "" && bytes.Contains(b, []byte(c.mustNot))) {
+			t.Errorf("%s GET %s: %d %.400s; want %s and not %s", c.role, c.path, code, b, c.must, c.mustNot)
+		}
+	}
+
+	// Every staff read above was audited with who, what, whose and why;
+	// without a purpose a staff read of a rider's data is refused.
+	entries, err := p.main.Store.AuditLog(context.Background(), settlepg.AuditFilter{Rider: subA, Limit: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]settlepg.AuditEntry{}
+	for _, e := range entries {
+		seen[e.Actor+" "+e.Action] = e
+		if e.Reason != why || e.RequestID == "" {
+			t.Errorf("audit entry without the purpose or request id: %+v", e)
+		}
+	}
+	for _, want := range []string{"lan-hn2a journey.read", "lan-hn2a dispute.read", "admin-1 account.read", "admin-1 account.history.read",
+		"admin-1 account.funding.read", "admin-1 journey.read", "admin-1 dispute.read"} {
+		if _, ok := seen[want]; !ok {
+			t.Errorf("no audit entry %q for rider A among %d", want, len(entries))
+		}
+	}
+	if e := seen["lan-hn2a journey.read"]; e.Role != "operator" || e.Operator != "hanoi-metro" || e.Resource != "/v1/journeys/"+journeyID+"/explanation" {
+		t.Errorf("operator's audit entry %+v", e)
+	}
+	for k := range seen {
+		if strings.HasPrefix(k, "minh-hcm1 ") || strings.HasPrefix(k, "hoa-park ") || strings.HasPrefix(k, "op-hn2a ") {
+			t.Errorf("an access refused by scope was audited as a read of rider A: %s", k)
+		}
+	}
+	reason = ""
+	for _, c := range []struct{ role, path string }{
+		{"opA", "/v1/journeys/" + journeyID + "/explanation"}, {"opA", "/v1/disputes/" + disputeID},
+		{"admin", "/v1/accounts/" + subA}, {"admin", "/v1/accounts/" + subA + "/history"}, {"admin", "/v1/audit?rider=" + subA},
+	} {
+		code, h, b := do("GET", c.path, tokens[c.role]())
+		checkProblem(c.role+" "+c.path+" without a purpose", code, h, b, c.role)
+		if code != 400 || !bytes.Contains(b, []byte("reason-required")) || !bytes.Contains(b, []byte("X-Access-Reason")) {
+			t.Errorf("%s GET %s without X-Access-Reason: %d %.300s, want 400 reason-required", c.role, c.path, code, b)
+		}
+	}
+	if code, _, b := do("GET", "/v1/accounts/"+subA, tokens["riderA"]()); code != 200 {
+		t.Errorf("rider A's own read needs no purpose: %d %.200s", code, b)
+	}
+	reason = url.QueryEscape(why)
+	code, _, b := do("GET", "/v1/audit?rider="+subA, tokens["admin"]())
+	if code != 200 || !bytes.Contains(b, []byte(`"action":"audit.read"`)) || !bytes.Contains(b, []byte(`"actor":"lan-hn2a"`)) {
+		t.Errorf("the audit log as the admin reads it: %d %.400s", code, b)
+	}
+
 	// Tokens that must open nothing: each against a route every platform
 	// token may call.
 	now := time.Now()
-	sign := func(method jwt.SigningMethod, key any, c jwt.MapClaims) string {
-		s, err := jwt.NewWithClaims(method, c).SignedString(key)
+	signKid := func(kid string, method jwt.SigningMethod, key any, c jwt.MapClaims) string {
+		tok := jwt.NewWithClaims(method, c)
+		if kid != "" {
+			tok.Header["kid"] = kid
+		}
+		s, err := tok.SignedString(key)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
+	}
+	// Every bad token carries the service's key id, so that each is refused
+	// for the fault it is named for, not for a missing kid.
+	sign := func(method jwt.SigningMethod, key any, c jwt.MapClaims) string {
+		return signKid(authjwt.DefaultKeyID, method, key, c)
 	}
 	claims := func(edit func(jwt.MapClaims)) jwt.MapClaims {
 		c := jwt.MapClaims{"iss": "vnpass", "sub": "admin-x", "role": "admin", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
@@ -425,6 +552,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"partner token":   partnerTok(),
 		"not a token":     "hello",
 		"VNeID assertion": p.assertion(faceA, in.dev),
+		"no kid":          signKid("", jwt.SigningMethodHS256, secret, claims(nil)),
+		"unknown kid":     signKid("k9", jwt.SigningMethodHS256, secret, claims(nil)),
 	}
 	for name, tok := range bad {
 		for _, path := range []string{"/v1/fares/quote?from=hn2a-cat-linh&to=hn2a-lang", "/v1/accounts/" + subA, "/partner/v1/me/consents"} {

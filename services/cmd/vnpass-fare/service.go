@@ -92,6 +92,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.Store, err = settlepg.Open(ctx, cfg.PostgresURL, cfg.Now); err != nil {
 		return err
 	}
+	if cfg.PostgresReadURL != "" {
+		if err := m.Store.UseReplica(ctx, cfg.PostgresReadURL, 0); err != nil {
+			return err
+		}
+	}
 	verifier, err := vneid.NewVerifier(vneid.VerifierConfig{Issuer: cfg.VNeIDIssuer, JWKSURL: cfg.VNeIDJWKSURL, Now: cfg.Now})
 	if err != nil {
 		return err
@@ -110,7 +115,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return err
 	}
 
-	m.Sink, err = ridershipch.Open(ctx, ridershipch.Config{Addr: cfg.CHAddr, User: cfg.CHUser, Password: cfg.CHPassword, Database: cfg.CHDatabase})
+	m.Sink, err = ridershipch.Open(ctx, ridershipch.Config{Addr: cfg.CHAddr, User: cfg.CHUser, Password: cfg.CHPassword, Database: cfg.CHDatabase, Cluster: cfg.CHCluster})
 	if err != nil {
 		return err
 	}
@@ -156,6 +161,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		BrokerURL: cfg.MQTTURL, Username: cfg.MQTTUser, Password: cfg.MQTTPassword,
 		ClientID: "fare-" + cfg.Instance, Group: cfg.Group, Topics: cfg.Topics, Workers: cfg.Workers,
 		Handler: m.timed(m.Dispatch), Log: m.Log, // timed: vnpass_decision_seconds (metrics.go)
+		Limit: tapmqtt.Limit{Rate: cfg.TapRate, Burst: cfg.TapBurst},
 	})
 	if err != nil {
 		return err
@@ -167,7 +173,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return err
 	}
 
-	if m.Auth, err = authjwt.New([]byte(cfg.APISecret), cfg.Now); err != nil {
+	if m.Auth, err = authjwt.NewKeyring(cfg.APIKeys, cfg.Now); err != nil {
 		return err
 	}
 	var funding *settlehttp.Funding
@@ -186,6 +192,10 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Accounts: m.Store, Auth: m.Auth, Log: m.Log, Metrics: m.metrics,
 		Ready:  func(ctx context.Context) error { return m.Store.Pool().Ping(ctx) },
 		Passes: fares, PassStore: m.Store, Now: cfg.Now,
+		Audit: m.Store, AuditLog: m.Store, // staff access to personal data (issue 10)
+		Erasure: accounthttp.Erasure{Store: m.Store, Analytics: func(ctx context.Context, subject string) error {
+			return m.Sink.EraseRider(ctx, pseudo.Key(subject), 30*time.Second)
+		}},
 		Routes: []func(fiber.Router){
 			farehttp.Routes(farehttp.Config{Fares: fares, Journeys: m.Store, Refunds: m.Store, Now: cfg.Now}),
 			m.parkingRoutes(),

@@ -28,6 +28,7 @@ func (p *platform) call(method, path, token string, body any) (int, map[string]a
 	req, _ := http.NewRequest(method, p.apiURL+path, rd)
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Access-Reason", "end-to-end test") // the purpose of staff reads; riders need none
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		p.t.Fatal(err)
@@ -68,7 +69,7 @@ func TestOperatorCorrectionClearingAndReconciliation(t *testing.T) {
 	before := p.balance(subject)
 
 	rider, _ := p.main.Auth.Issue(subject, authjwt.RoleRider, time.Hour)
-	op, _ := p.main.Auth.Issue("nguyen.lan", authjwt.RoleOperator, time.Hour)
+	op, _ := p.main.Auth.IssueFor("nguyen.lan", authjwt.RoleOperator, "hanoi-metro", time.Hour)
 	body := map[string]any{"exit_stop": "hn2a-ha-dong", "reason": "CCTV: rider left at Hà Đông", "idempotency_key": "ticket-1"}
 	if st, out := p.call("POST", fmt.Sprintf("/v1/journeys/%d/corrections", id), rider, body); st != 403 {
 		t.Errorf("a rider corrected a fare: %d %v", st, out)
@@ -126,15 +127,18 @@ func TestOperatorCorrectionClearingAndReconciliation(t *testing.T) {
 	if st := status(rider, "active"); st != 403 {
 		t.Errorf("a rider changed their status: %d", st)
 	}
-	if st := status(op, "suspended"); st != 200 {
+	if st := status(op, "suspended"); st != 403 {
+		t.Errorf("an operator suspended an account: %d, want 403 (admins only)", st)
+	}
+	if st := status(p.token, "suspended"); st != 200 {
 		t.Fatalf("suspend: %d", st)
 	}
 	wantReason(t, "suspended", in.send(proto.KindMetroEntry, p.assertion(face, in.dev)), proto.ReasonAccountSuspended)
-	if st := status(op, "active"); st != 200 {
+	if st := status(p.token, "active"); st != 200 {
 		t.Fatalf("reinstate: %d", st)
 	}
 	wantReason(t, "reinstated", in.send(proto.KindMetroEntry, p.assertion(face, in.dev)), proto.ReasonOK)
-	if st := status(op, "closed"); st != 409 {
+	if st := status(p.token, "closed"); st != 409 {
 		t.Errorf("closed with money on the account: %d", st)
 	}
 }

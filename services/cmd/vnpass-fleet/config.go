@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vnpass/vnpass/proto"
+	"github.com/vnpass/vnpass/services/authjwt"
 )
 
 // Config of the fleet service. Every field comes from an environment
@@ -23,6 +24,10 @@ type Config struct {
 	Instance     string       // VNPASS_INSTANCE: the MQTT client id is fleet-<instance>
 	APIAddr      string       // VNPASS_FLEET_ADDR, default 127.0.0.1:58070
 	APISecret    string       // VNPASS_API_SECRET, at least 32 bytes (the platform's token secret)
+	// APISecrets (VNPASS_API_SECRETS, "k1:secret1,k0:secret0", the first
+	// signs) is the platform's key ring during a rotation, as the fare
+	// service reads it (SECURITY.md); when set it replaces APISecret.
+	APISecrets string
 	// OverdueCheck is how often devices are checked for missed heartbeats,
 	// to log each one that falls silent or comes back
 	// (VNPASS_FLEET_OVERDUE_CHECK, default 10s).
@@ -62,6 +67,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		Instance:     getenv("VNPASS_INSTANCE"),
 		APIAddr:      getenv("VNPASS_FLEET_ADDR"),
 		APISecret:    getenv("VNPASS_API_SECRET"),
+		APISecrets:   getenv("VNPASS_API_SECRETS"),
 		DenyListURL:  getenv("VNPASS_DENY_LIST_URL"),
 
 		RailTicketsURL: getenv("VNPASS_RAIL_TICKETS_URL"),
@@ -138,7 +144,15 @@ func (c *Config) Validate() error {
 	if c.MQTTURL == "" {
 		return errors.New("config: missing VNPASS_MQTT_URL (deploy/local/stack.sh env prints the servers' settings)")
 	}
-	if len(c.APISecret) < 32 {
+	if c.APISecrets != "" {
+		keys, err := authjwt.ParseKeys(c.APISecrets)
+		if err == nil {
+			_, err = authjwt.NewKeyring(keys, nil)
+		}
+		if err != nil {
+			return fmt.Errorf("config: VNPASS_API_SECRETS: %w", err)
+		}
+	} else if len(c.APISecret) < 32 {
 		return errors.New("config: VNPASS_API_SECRET must be at least 32 bytes")
 	}
 	return nil

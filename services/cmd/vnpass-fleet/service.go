@@ -70,7 +70,13 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	m.goRun(func() { m.watchOverdue(runCtx) })
 
-	if m.Auth, err = authjwt.New([]byte(cfg.APISecret), cfg.Now); err != nil {
+	keys := []authjwt.Key{{ID: authjwt.DefaultKeyID, Secret: []byte(cfg.APISecret)}}
+	if cfg.APISecrets != "" {
+		if keys, err = authjwt.ParseKeys(cfg.APISecrets); err != nil {
+			return err
+		}
+	}
+	if m.Auth, err = authjwt.NewKeyring(keys, cfg.Now); err != nil {
 		return err
 	}
 	if cfg.DenyListURL != "" {
