@@ -81,10 +81,13 @@ var erasures = []erasure{
 	{"parking_taps", `UPDATE parking_taps SET subject = $2, plate = '' WHERE subject = $1`},
 	{"parking_subscriptions", `UPDATE parking_subscriptions SET subject = $2, plate = '', key = replace(key, $1, $2) WHERE subject = $1`},
 	{"parking_overrides", `UPDATE parking_overrides SET subject = $2, plate = '' WHERE subject = $1`},
-	// Partners: consents are deleted (their history is partnerpg's
-	// append-only consent_events, see SECURITY.md, Open); tickets keep the
-	// tombstone.
+	// Partners: consents are deleted; their history (consent_events) and
+	// the partner API's audit keep their rows under the tombstone (their
+	// append-only triggers allow exactly that, partnerpg migration 004);
+	// tickets keep the tombstone.
 	{"consents", `DELETE FROM consents WHERE subject = $1 AND $2::text <> ''`},
+	{"consent_events", `UPDATE consent_events SET subject = $2 WHERE subject = $1`},
+	{"partner_audit", `UPDATE partner_audit SET subject = $2, actor = replace(actor, $1, $2) WHERE subject = $1`},
 	{"rail_tickets", `UPDATE rail_tickets SET subject = $2 WHERE subject = $1`},
 	{"rail_taps", `UPDATE rail_taps SET subject = $2 WHERE subject = $1`},
 }

@@ -130,6 +130,20 @@ func TestErasureOnRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Rider A's history with a partner (a consent given and withdrawn, the
+	// partner API's calls): append-only, and erased all the same.
+	if _, err := p.main.Store.Pool().Exec(ctx, `INSERT INTO consent_events (at, partner_id, subject, action, scopes)
+		VALUES (now(), 'vnr', $1, 'grant', '{tickets}'), (now(), 'vnr', $1, 'withdraw', '{tickets}')`, subA); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.main.Store.Pool().Exec(ctx, `INSERT INTO partner_audit (at, actor_kind, actor, method, route, subject, status, outcome)
+		VALUES (now(), 'rider', $1, 'GET', '/partner/v1/me/consents', $1, 200, 'ok')`, subA); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.main.Store.Pool().Exec(ctx, `UPDATE partner_audit SET outcome = 'edited' WHERE subject = $1`, subA); err == nil {
+		t.Error("partner_audit accepted an edit outside an erasure")
+	}
+
 	// The rider asks.
 	st, body = p.call("POST", "/v1/me/erasure", riderA, map[string]any{"reason": "Tôi không dùng vnpass nữa"})
 	tomb, _ := body["tombstone"].(string)
