@@ -31,6 +31,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/vnpass/vnpass/fare"
 	"github.com/vnpass/vnpass/parking"
+	"github.com/vnpass/vnpass/services/accounthttp"
 	"github.com/vnpass/vnpass/services/authjwt"
 	"github.com/vnpass/vnpass/services/ridershipch"
 )
@@ -491,6 +492,13 @@ func (h *handlers) disputes(c *fiber.Ctx) error {
 	out := []row{}
 	if h.cfg.Disputes == nil {
 		return c.JSON(fiber.Map{"disputes": out})
+	}
+	// The queue shows riders' own words about their charges: an access to
+	// personal data, recorded like any other (SECURITY.md), its purpose
+	// being the queue itself.
+	if ok, err := accounthttp.Audited(c, accounthttp.Access{Action: "disputes.queue",
+		Reason: "hàng đợi khiếu nại trên bảng điều khiển / dispute queue on the dashboard"}); !ok {
+		return err
 	}
 	ds, err := h.cfg.Disputes(c.UserContext())
 	if err != nil {

@@ -8,14 +8,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/vnpass/vnpass/fare"
 	"github.com/vnpass/vnpass/parking"
+	"github.com/vnpass/vnpass/services/accounthttp"
 	"github.com/vnpass/vnpass/services/authjwt"
 	"github.com/vnpass/vnpass/services/ridershipch"
+	"github.com/vnpass/vnpass/services/settlepg"
 )
 
 // fakeAggregates records the filters it was asked with.
@@ -132,7 +135,8 @@ func TestDisputesScoped(t *testing.T) {
 	}
 	is, _ := authjwt.New([]byte("0123456789abcdef0123456789abcdef"), nil)
 	app := fiber.New()
-	v1 := app.Group("/v1", is.Middleware())
+	audit := &memAudit{}
+	v1 := app.Group("/v1", is.Middleware(), accounthttp.UseAuditor(audit, nil))
 	Routes(Config{Aggregates: &fakeAggregates{}, Fares: fares, Lots: cat.Lots(), Now: func() time.Time { return at.Add(90 * time.Minute) },
 		Disputes: func(context.Context) ([]Dispute, error) { return ds, nil }})(v1)
 	list := func(tok string) (int, []map[string]any, string) {
@@ -173,6 +177,10 @@ func TestDisputesScoped(t *testing.T) {
 			t.Errorf("%s: the answer names a rider: %s", name, body)
 		}
 	}
+	// Each staff read of the queue is in the audit log, with its purpose.
+	if len(audit.entries) != 4 || audit.entries[0].Action != "disputes.queue" || audit.entries[0].Reason == "" {
+		t.Errorf("audit entries %+v, want the 4 reads of the queue", audit.entries)
+	}
 	_, rows, _ := list(metro)
 	if len(rows) == 1 && (rows[0]["rider"] != riderRef("vn_secret_subject_a") || rows[0]["age_s"] != 5400.0 || rows[0]["where_name"] == "") {
 		t.Errorf("hanoi-metro's dispute: %v", rows[0])
@@ -180,4 +188,17 @@ func TestDisputesScoped(t *testing.T) {
 	if st, _, _ := list(rider); st != 403 {
 		t.Errorf("a rider reads the dispute panel: %d", st)
 	}
+}
+
+// memAudit records audit entries in memory.
+type memAudit struct {
+	mu      sync.Mutex
+	entries []settlepg.AuditEntry
+}
+
+func (m *memAudit) Audit(_ context.Context, e settlepg.AuditEntry) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.entries = append(m.entries, e)
+	return nil
 }
