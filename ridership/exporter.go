@@ -36,11 +36,7 @@ func (e *Exporter) Once(ctx context.Context) (int, error) {
 		if err := e.Sink.WriteTaps(ctx, taps); err != nil {
 			return 0, fmt.Errorf("ridership: write %d taps: %w", len(taps), err)
 		}
-		ids := make([]string, len(taps))
-		for i, t := range taps {
-			ids[i] = t.EventID
-		}
-		if err := e.Source.MarkTapsExported(ctx, ids); err != nil {
+		if err := e.Source.MarkTapsExported(ctx, taps[len(taps)-1].Outbox); err != nil {
 			return 0, fmt.Errorf("ridership: mark taps: %w", err)
 		}
 	}
@@ -52,11 +48,7 @@ func (e *Exporter) Once(ctx context.Context) (int, error) {
 		if err := e.Sink.WriteJourneys(ctx, js); err != nil {
 			return len(taps), fmt.Errorf("ridership: write %d journeys: %w", len(js), err)
 		}
-		ids := make([]int64, len(js))
-		for i, j := range js {
-			ids[i] = j.ID
-		}
-		if err := e.Source.MarkJourneysExported(ctx, ids); err != nil {
+		if err := e.Source.MarkJourneysExported(ctx, js[len(js)-1].Outbox); err != nil {
 			return len(taps), fmt.Errorf("ridership: mark journeys: %w", err)
 		}
 	}

@@ -28,6 +28,9 @@ type Tap struct {
 	Open       bool
 	Reason     string
 	Fare       decimal.Decimal // zero when the tap charged nothing
+	// Outbox is the source's position of the row (opaque, not exported):
+	// the exporter hands the last one of a batch back to mark it written.
+	Outbox string
 }
 
 // Journey is one finished journey as analytics sees it.
@@ -44,6 +47,7 @@ type Journey struct {
 	Category   string
 	FareRule   string
 	Fare       decimal.Decimal
+	Outbox     string // as Tap.Outbox
 }
 
 // Pseudonymizer turns VNeID subjects into rider keys with a keyed hash: the
@@ -73,9 +77,11 @@ func (p *Pseudonymizer) Key(subject string) string {
 // exported, oldest first, with subjects already replaced by pseudonym(subject).
 type Source interface {
 	PendingTaps(ctx context.Context, limit int, pseudonym func(string) string) ([]Tap, error)
-	MarkTapsExported(ctx context.Context, eventIDs []string) error
+	// MarkTapsExported records that the sink holds every tap up to and
+	// including the one at position upTo (a Tap.Outbox of the last batch).
+	MarkTapsExported(ctx context.Context, upTo string) error
 	PendingJourneys(ctx context.Context, limit int, pseudonym func(string) string) ([]Journey, error)
-	MarkJourneysExported(ctx context.Context, ids []int64) error
+	MarkJourneysExported(ctx context.Context, upTo string) error
 }
 
 // Sink is the analytics store. Writing the same tap or journey twice must

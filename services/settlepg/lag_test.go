@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vnpass/vnpass/proto"
+	"github.com/vnpass/vnpass/ridership"
 )
 
 // OldestUnexported follows the export cursor: the oldest tap received and
@@ -35,7 +36,16 @@ func TestOldestUnexported(t *testing.T) {
 	if at := oldest(); !at.Equal(entryAt) {
 		t.Errorf("oldest %s, want the entry tap's %s", at, entryAt)
 	}
-	if err := f.store.MarkTapsExported(ctx, []string{entry.EventID}); err != nil {
+	var pending []ridership.Tap
+	eventually(t, func() bool {
+		var err error
+		pending, err = f.store.PendingTaps(ctx, 1, func(s string) string { return s })
+		return err != nil || len(pending) == 1
+	})
+	if len(pending) != 1 || pending[0].EventID != entry.EventID {
+		t.Fatalf("first pending tap %+v, want the entry", pending)
+	}
+	if err := f.store.MarkTapsExported(ctx, pending[0].Outbox); err != nil {
 		t.Fatal(err)
 	}
 	if at := oldest(); !at.Equal(exitAt) {
@@ -43,7 +53,9 @@ func TestOldestUnexported(t *testing.T) {
 	}
 	// The taps all exported: the journey the exit closed is still behind,
 	// dated by its exit tap.
-	if err := f.store.MarkTapsExported(ctx, []string{exit.EventID}); err != nil {
+	if pending, err := f.store.PendingTaps(ctx, 10, func(s string) string { return s }); err != nil || len(pending) != 1 || pending[0].EventID != exit.EventID {
+		t.Fatalf("pending taps %+v (%v), want the exit", pending, err)
+	} else if err := f.store.MarkTapsExported(ctx, pending[0].Outbox); err != nil {
 		t.Fatal(err)
 	}
 	js := f.journeysOf("vn_lag")
@@ -53,7 +65,16 @@ func TestOldestUnexported(t *testing.T) {
 	if at := oldest(); !at.Equal(exitAt) {
 		t.Errorf("taps exported: oldest %s, want the journey's %s", at, exitAt)
 	}
-	if err := f.store.MarkJourneysExported(ctx, []int64{js[0].ID}); err != nil {
+	var pj []ridership.Journey
+	eventually(t, func() bool {
+		var err error
+		pj, err = f.store.PendingJourneys(ctx, 10, func(s string) string { return s })
+		return err != nil || len(pj) == 1
+	})
+	if len(pj) != 1 || pj[0].ID != js[0].ID {
+		t.Fatalf("pending journeys %+v, want the one", pj)
+	}
+	if err := f.store.MarkJourneysExported(ctx, pj[0].Outbox); err != nil {
 		t.Fatal(err)
 	}
 	if at := oldest(); !at.IsZero() {

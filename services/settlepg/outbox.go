@@ -3,6 +3,8 @@ package settlepg
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -76,7 +78,7 @@ func (s *Store) PendingTaps(ctx context.Context, limit int, pseudonym func(strin
 		return nil, fmt.Errorf("settlepg: pending taps: %w", err)
 	}
 	rows, err := s.pool.Query(ctx, `SELECT t.event_id::text, device, site, kind, coalesce(subject, ''),
-		captured_at, received_at, open, reason, coalesce(fare, 0)
+		captured_at, received_at, open, reason, coalesce(fare, 0), t.txid::text
 		FROM taps t
 		WHERE (t.txid, t.event_id) > ($2::xid8, $3::uuid) AND t.txid < pg_snapshot_xmin(pg_current_snapshot())
 		ORDER BY t.txid, t.event_id LIMIT $1`, limit, curTx, curEvent)
@@ -87,24 +89,26 @@ func (s *Store) PendingTaps(ctx context.Context, limit int, pseudonym func(strin
 	var out []ridership.Tap
 	for rows.Next() {
 		var t ridership.Tap
-		var subject string
+		var subject, txid string
 		if err := rows.Scan(&t.EventID, &t.Device, &t.Site, &t.Kind, &subject, &t.CapturedAt, &t.ReceivedAt,
-			&t.Open, &t.Reason, &t.Fare); err != nil {
+			&t.Open, &t.Reason, &t.Fare, &txid); err != nil {
 			return nil, fmt.Errorf("settlepg: pending taps: %w", err)
 		}
-		t.RiderKey = pseudonym(subject)
+		t.RiderKey, t.Outbox = pseudonym(subject), txid+"/"+t.EventID
 		out = append(out, t)
 	}
 	return out, rows.Err()
 }
 
-// MarkTapsExported moves the cursor past these taps (the last of them in
-// cursor order); it never moves back.
-func (s *Store) MarkTapsExported(ctx context.Context, ids []string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE export_cursors c SET tap_txid = m.txid, tap_event = m.event_id
-		FROM (SELECT txid, event_id FROM taps WHERE event_id = ANY($1::uuid[])
-			ORDER BY txid DESC, event_id DESC LIMIT 1) m
-		WHERE (m.txid, m.event_id) > (c.tap_txid, c.tap_event)`, ids)
+// MarkTapsExported moves the cursor to upTo, the position (Tap.Outbox) of
+// the last tap the sink holds, as it was read: never back.
+func (s *Store) MarkTapsExported(ctx context.Context, upTo string) error {
+	txid, key, ok := strings.Cut(upTo, "/")
+	if !ok {
+		return fmt.Errorf("settlepg: mark taps: bad outbox position %q", upTo)
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE export_cursors SET tap_txid = $1::xid8, tap_event = $2::uuid
+		WHERE ($1::xid8, $2::uuid) > (tap_txid, tap_event)`, txid, key)
 	if err != nil {
 		return fmt.Errorf("settlepg: mark taps: %w", err)
 	}
@@ -122,7 +126,8 @@ func (s *Store) PendingJourneys(ctx context.Context, limit int, pseudonym func(s
 		return nil, fmt.Errorf("settlepg: pending journeys: %w", err)
 	}
 	rows, err := s.pool.Query(ctx, `SELECT j.id, subject, network_id, operator_id, coalesce(entry_site, ''),
-		coalesce(exit_site, ''), entry_at, exit_at, status, category, coalesce(fare_rule, ''), coalesce(fare, 0)
+		coalesce(exit_site, ''), entry_at, exit_at, status, category, coalesce(fare_rule, ''), coalesce(fare, 0),
+		j.export_txid::text
 		FROM journeys j
 		WHERE j.export_txid IS NOT NULL AND (j.export_txid, j.id) > ($2::xid8, $3::bigint)
 			AND j.export_txid < pg_snapshot_xmin(pg_current_snapshot())
@@ -137,8 +142,9 @@ func (s *Store) PendingJourneys(ctx context.Context, limit int, pseudonym func(s
 		var subject string
 		var entryAt, exitAt *time.Time
 		var fare decimal.Decimal
+		var txid string
 		if err := rows.Scan(&j.ID, &subject, &j.NetworkID, &j.OperatorID, &j.EntrySite, &j.ExitSite,
-			&entryAt, &exitAt, &j.Status, &j.Category, &j.FareRule, &fare); err != nil {
+			&entryAt, &exitAt, &j.Status, &j.Category, &j.FareRule, &fare, &txid); err != nil {
 			return nil, fmt.Errorf("settlepg: pending journeys: %w", err)
 		}
 		if entryAt != nil {
@@ -147,18 +153,25 @@ func (s *Store) PendingJourneys(ctx context.Context, limit int, pseudonym func(s
 		if exitAt != nil {
 			j.ExitAt = *exitAt
 		}
-		j.Fare, j.RiderKey = fare, pseudonym(subject)
+		j.Fare, j.RiderKey, j.Outbox = fare, pseudonym(subject), txid+"/"+strconv.FormatInt(j.ID, 10)
 		out = append(out, j)
 	}
 	return out, rows.Err()
 }
 
-// MarkJourneysExported moves the journeys' cursor past these.
-func (s *Store) MarkJourneysExported(ctx context.Context, ids []int64) error {
-	_, err := s.pool.Exec(ctx, `UPDATE export_cursors c SET journey_txid = m.export_txid, journey_id = m.id
-		FROM (SELECT export_txid, id FROM journeys WHERE id = ANY($1) AND export_txid IS NOT NULL
-			ORDER BY export_txid DESC, id DESC LIMIT 1) m
-		WHERE (m.export_txid, m.id) > (c.journey_txid, c.journey_id)`, ids)
+// MarkJourneysExported moves the journeys' cursor to upTo (Journey.Outbox)
+// as it was read. (Not to where that journey is now: a journey closed again
+// since, by a late entry's correction, has a newer position, and moving the
+// cursor there would skip every journey in between. It is exported again
+// at its new position.)
+func (s *Store) MarkJourneysExported(ctx context.Context, upTo string) error {
+	txid, key, ok := strings.Cut(upTo, "/")
+	id, err := strconv.ParseInt(key, 10, 64)
+	if !ok || err != nil {
+		return fmt.Errorf("settlepg: mark journeys: bad outbox position %q", upTo)
+	}
+	_, err = s.pool.Exec(ctx, `UPDATE export_cursors SET journey_txid = $1::xid8, journey_id = $2
+		WHERE ($1::xid8, $2::bigint) > (journey_txid, journey_id)`, txid, id)
 	if err != nil {
 		return fmt.Errorf("settlepg: mark journeys: %w", err)
 	}

@@ -43,7 +43,7 @@ func exportAll(t *testing.T, s *settlepg.Store) []string {
 		for i, tp := range taps {
 			ids[i] = tp.EventID
 		}
-		if err := s.MarkTapsExported(ctx, ids); err != nil {
+		if err := s.MarkTapsExported(ctx, taps[len(taps)-1].Outbox); err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, ids...)
@@ -70,7 +70,7 @@ func TestOutboxWaitsForRunningTransactions(t *testing.T) {
 	if err != nil || len(js) != 1 || js[0].RiderKey != "p:vn_alice" || js[0].Fare.IsZero() {
 		t.Fatalf("journeys %+v, %v: want alice's one closed journey", js, err)
 	}
-	if err := f.store.MarkJourneysExported(ctx, []int64{js[0].ID}); err != nil {
+	if err := f.store.MarkJourneysExported(ctx, js[0].Outbox); err != nil {
 		t.Fatal(err)
 	}
 
@@ -192,4 +192,46 @@ func TestReplicasClaimTheirOwnShardSlots(t *testing.T) {
 		}
 	}
 	f.checkBooks()
+}
+
+// A journey closed again between the exporter's read and its mark (a late
+// entry corrects an exit decided first) has a newer position; the cursor
+// moves to where the journey was read, so the journeys closed in between
+// are not skipped, and the corrected one is exported again.
+func TestJourneyClosedAgainDoesNotSkipOthers(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, r := range []string{"vn_j1", "vn_j2"} {
+		f.topUp(r, 100_000)
+		f.do(proto.KindMetroEntry, catLinh, r)
+		f.do(proto.KindMetroExit, haDong, r)
+	}
+	var first []ridership.Journey
+	eventually(t, func() bool {
+		var err error
+		first, err = f.store.PendingJourneys(ctx, 1, noPseudo)
+		return err != nil || len(first) == 1
+	})
+	if len(first) != 1 || first[0].RiderKey != "p:vn_j1" {
+		t.Fatalf("first pending journey %+v, want vn_j1's", first)
+	}
+	// Corrected before the mark: a newer position than vn_j2's journey.
+	if _, err := f.store.Pool().Exec(ctx, "UPDATE journeys SET export_txid = pg_current_xact_id() WHERE id = $1", first[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.MarkJourneysExported(ctx, first[0].Outbox); err != nil {
+		t.Fatal(err)
+	}
+	var rest []ridership.Journey
+	eventually(t, func() bool {
+		js, err := f.store.PendingJourneys(ctx, 10, noPseudo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rest = js
+		return len(js) == 2
+	})
+	if len(rest) != 2 || rest[0].RiderKey != "p:vn_j2" || rest[1].ID != first[0].ID {
+		t.Fatalf("after the mark: %+v, want vn_j2's journey, then vn_j1's again", rest)
+	}
 }
