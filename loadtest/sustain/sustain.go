@@ -1,18 +1,23 @@
-// Package sustain drives the platform at a fixed tap rate for a while and
+// Package sustain drives the platform with a schedule of taps laid out
+// before the run (a flat rate or a morning-rush curve; each rider's trip a
+// sequence of taps at metro gates, parking barriers or rail gates) and
 // measures what the gates would see: taps per second sustained, decision
-// latency from publish to decision (p50/p95/p99/max), decisions by reason,
-// and, in the same run, the ceiling of the transport: a bare MQTT
-// request/response through the same broker with a tap-sized message. It
-// speaks only the wire contract: gates are MQTT clients publishing taps and
-// reading decisions; the riders' faces are matched by a VNeID provider the
-// caller supplies (in process, so that minting assertions at thousands per
-// second does not measure an HTTP hop the platform does not make).
+// latency from publish to decision (p50/p95/p99/max) over the run and its
+// peak window, decisions by reason and kind of device, and, in the same
+// run, the ceiling of the transport: a bare MQTT request/response through
+// the same broker with a tap-sized message. It speaks only the wire
+// contract: gates are MQTT clients publishing taps and reading decisions,
+// or real gate agents (Config.Agents); the riders' faces are matched by a
+// VNeID provider the caller supplies (in process, and ahead of the run with
+// Config.Premint, so that minting assertions is not measured as the
+// platform's work).
 package sustain
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -34,10 +39,36 @@ type Gate struct {
 	Kind         proto.Kind
 }
 
-// Rider travels between two gates: entries at From, exits at To, in turn.
+// Step is one tap of a rider's trip: the gate, and at a parking barrier
+// the plate its reader reads.
+type Step struct {
+	Gate  Gate
+	Plate string
+}
+
+// Rider is a rider's face and trip: the taps they make, in order (entry
+// and exit; a transfer's four taps; a parking stay around a journey; one
+// pass at a rail gate).
 type Rider struct {
-	FaceRef  string
-	From, To Gate
+	FaceRef string
+	Steps   []Step
+}
+
+// AgentResult is what a real gate agent did with a tap.
+type AgentResult struct {
+	// EventID is the tap the agent acted on (the offline tap's id when it
+	// decided offline); empty when it made none.
+	EventID  string
+	Decision proto.Decision
+	Offline  bool          // decided by the gate itself
+	Latency  time.Duration // publish -> decision, for a decision from the cloud
+}
+
+// AgentGate is a real gate agent (turnstile-agent): taps at its device go
+// through it, with its own face match, queue and offline decisions, instead
+// of being published by the load generator.
+type AgentGate interface {
+	Tap(ctx context.Context, faceRef, plate string) (AgentResult, error)
 }
 
 // Config of a run.
@@ -46,11 +77,27 @@ type Config struct {
 	Topics                    proto.Topics
 	// Logins, when set, gives each device its own login (user, password,
 	// client id); otherwise every gate uses User/Password.
-	Logins  func(g Gate) (user, password, clientID string)
-	Rate    int           // taps per second, spread evenly
-	For     time.Duration // how long to send
-	Riders  []Rider       // every rider taps every len(Riders)/Rate seconds, entry and exit in turn
+	Logins func(g Gate) (user, password, clientID string)
+	// Schedule is when each tap is due and who makes it (NewSchedule);
+	// Riders are its riders, by number.
+	Schedule *Schedule
+	Riders   []Rider
+	// For and Curve are what the schedule was made with: they place the
+	// peak window of the report.
+	For     time.Duration
+	Curve   Curve
 	Matcher Matcher
+	// Premint mints the assertions before the timed window, as VNeID
+	// signs them on its own servers, not on the platform's cores. Taps due
+	// within MintLead of the start are minted before it; later ones by a
+	// background goroutine, MintLead ahead of their tap (so that no
+	// assertion expires before it is used: MintLead must be well under the
+	// provider's TTL). Default MintLead 3 minutes.
+	Premint  bool
+	MintLead time.Duration
+	// Agents are real gate agents by device: the scheduled taps at those
+	// devices go through them.
+	Agents map[string]AgentGate
 	// Wait is how long to wait for the last decisions after sending stops.
 	Wait time.Duration
 	// Resend is how long a gate waits for a decision before sending the
@@ -70,19 +117,41 @@ type Config struct {
 // Report is what a run measured.
 type Report struct {
 	Sent, Decided, Lost int
+	Start               time.Time     // the first tap's due time
 	Elapsed             time.Duration // first publish to last decision
 	SendFor             time.Duration // first to last publish
 	Latencies           []time.Duration
 	Reasons             map[proto.Reason]int
-	Late                int // taps published more than 50 ms behind schedule (the generator could not keep up)
-	Resent              int // taps sent again for want of a decision
+	// ReasonsByKind splits Reasons by the kind of device.
+	ReasonsByKind map[proto.Kind]map[proto.Reason]int
+	Late          int // taps published more than 50 ms behind schedule (the generator could not keep up)
+	Resent        int // taps sent again for want of a decision
 	// MaxGap is the longest stretch with no decision at all between the
 	// first and the last: an outage as the gates saw it.
 	MaxGap    time.Duration
 	decidedAt []time.Time
-	// SentIDs are the event ids the gates made (the first send of each
-	// tap): every one must end up recorded.
+	// SentIDs are the event ids the simulated gates made (the first send
+	// of each tap): every one must end up recorded.
 	SentIDs []string
+
+	// Minting (Config.Premint): how many assertions were minted before
+	// the start and how long that took, how many in the background during
+	// the run, and how many a worker had to mint itself because the
+	// background had not reached them.
+	MintedBefore, MintedAhead, MintedInline int
+	MintTook                                time.Duration
+
+	// The peak window (Curve.PeakWindow), as offsets from the start: taps
+	// due in it, decisions made in it, and the latencies of its taps.
+	PeakFrom, PeakTo      time.Duration
+	PeakSent, PeakDecided int
+	PeakLatencies         []time.Duration
+	// Real gate agents (Config.Agents): taps through them, decided by the
+	// cloud or offline by the gate (when), the event ids they acted on,
+	// and taps they could not make (an error, no event id).
+	AgentTaps, AgentOnline, AgentOffline, AgentOfflineOpened, AgentErrors int
+	AgentIDs                                                              []string
+	AgentOfflineAt                                                        []time.Time
 }
 
 // Rate is decisions per second over the run.
@@ -93,8 +162,19 @@ func (r *Report) Rate() float64 {
 	return float64(r.Decided) / r.Elapsed.Seconds()
 }
 
+// PeakRate is decisions per second made within the peak window.
+func (r *Report) PeakRate() float64 {
+	if w := r.PeakTo - r.PeakFrom; w > 0 {
+		return float64(r.PeakDecided) / w.Seconds()
+	}
+	return 0
+}
+
 // Percentile of the decision latencies (p in 0..100).
 func (r *Report) Percentile(p float64) time.Duration { return percentile(r.Latencies, p) }
+
+// PeakPercentile of the decision latencies of the taps due in the peak window.
+func (r *Report) PeakPercentile(p float64) time.Duration { return percentile(r.PeakLatencies, p) }
 
 func percentile(l []time.Duration, p float64) time.Duration {
 	if len(l) == 0 {
@@ -114,32 +194,105 @@ type gateConn struct {
 
 type sentTap struct {
 	first, last time.Time
+	due         time.Duration
 	topic       string
 	payload     []byte
 }
 
-type tapJob struct {
-	gate *gateConn
-	rec  Rider
-	due  time.Time
+// mintChunk is how many taps the minter handles at a time.
+const mintChunk = 1024
+
+// minter holds the assertions minted ahead, one per scheduled tap.
+type minter struct {
+	cfg        *Config
+	assertions []string
+	done       []atomic.Bool // per chunk: every assertion in it minted
 }
 
-// Run sends taps at cfg.Rate for cfg.For and reports.
+func (m *minter) mint(ctx context.Context, c, width int) (int, error) {
+	lo, hi := c*mintChunk, min((c+1)*mintChunk, len(m.assertions))
+	var wg sync.WaitGroup
+	var first atomic.Value
+	var n atomic.Int64
+	for w := 0; w < width; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for s := lo + w; s < hi; s += width {
+				slot := m.cfg.Schedule.Slots[s]
+				st := m.cfg.Riders[slot.Rider].Steps[slot.Step]
+				if m.cfg.Agents[st.Gate.Device] != nil {
+					continue // a real agent matches the face itself
+				}
+				a, _, err := m.cfg.Matcher.Match(ctx, m.cfg.Riders[slot.Rider].FaceRef, st.Gate.Device)
+				if err != nil {
+					first.CompareAndSwap(nil, err)
+					return
+				}
+				m.assertions[s] = a
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := first.Load().(error); err != nil {
+		return int(n.Load()), fmt.Errorf("sustain: mint: %w", err)
+	}
+	m.done[c].Store(true)
+	return int(n.Load()), nil
+}
+
+// take returns tap s's minted assertion, if it is ready.
+func (m *minter) take(s int) (string, bool) {
+	if m == nil || !m.done[s/mintChunk].Load() {
+		return "", false
+	}
+	a := m.assertions[s]
+	m.assertions[s] = "" // used once; let it go
+	return a, a != ""
+}
+
+// Run sends the scheduled taps and reports.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
-	if cfg.Rate <= 0 || cfg.For <= 0 || len(cfg.Riders) == 0 || cfg.Matcher == nil {
-		return nil, errors.New("sustain: rate, duration, riders and a matcher are required")
+	if cfg.Schedule == nil || len(cfg.Schedule.Due) == 0 || len(cfg.Riders) < cfg.Schedule.Riders || cfg.Matcher == nil {
+		return nil, errors.New("sustain: a schedule, its riders and a matcher are required")
+	}
+	for _, sl := range cfg.Schedule.Slots {
+		if int(sl.Step) >= len(cfg.Riders[sl.Rider].Steps) {
+			return nil, fmt.Errorf("sustain: rider %d has no step %d", sl.Rider, sl.Step)
+		}
 	}
 	if cfg.Wait <= 0 {
 		cfg.Wait = 10 * time.Second
 	}
-	rep := &Report{Reasons: map[proto.Reason]int{}}
+	if cfg.MintLead <= 0 {
+		cfg.MintLead = 3 * time.Minute
+	}
+	if cfg.For <= 0 {
+		cfg.For = cfg.Schedule.Due[len(cfg.Schedule.Due)-1]
+	}
+	total := len(cfg.Schedule.Due)
+	rep := &Report{Reasons: map[proto.Reason]int{}, ReasonsByKind: map[proto.Kind]map[proto.Reason]int{}}
+	rep.PeakFrom, rep.PeakTo = cfg.Curve.PeakWindow(cfg.For)
+	for _, d := range cfg.Schedule.Due {
+		if d >= rep.PeakFrom && d < rep.PeakTo {
+			rep.PeakSent++
+		}
+	}
 	var repMu sync.Mutex
 	var lastDecision atomic.Int64
+	countReason := func(kind proto.Kind, r proto.Reason) {
+		rep.Reasons[r]++
+		if rep.ReasonsByKind[kind] == nil {
+			rep.ReasonsByKind[kind] = map[proto.Reason]int{}
+		}
+		rep.ReasonsByKind[kind][r]++
+	}
 	gates := map[Gate]*gateConn{}
-	for _, r := range cfg.Riders {
-		for _, g := range []Gate{r.From, r.To} {
-			if gates[g] == nil {
-				gates[g] = &gateConn{g: g, pending: map[string]*sentTap{}}
+	for _, r := range cfg.Riders[:cfg.Schedule.Riders] {
+		for _, st := range r.Steps {
+			if gates[st.Gate] == nil && cfg.Agents[st.Gate.Device] == nil {
+				gates[st.Gate] = &gateConn{g: st.Gate, pending: map[string]*sentTap{}}
 			}
 		}
 	}
@@ -164,11 +317,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				return // a duplicate decision (QoS 1, or an answer to a re-sent tap)
 			}
 			lastDecision.Store(now.UnixNano())
+			lat := now.Sub(sent.first)
 			repMu.Lock()
 			rep.Decided++
-			rep.Latencies = append(rep.Latencies, now.Sub(sent.first))
+			rep.Latencies = append(rep.Latencies, lat)
 			rep.decidedAt = append(rep.decidedAt, now)
-			rep.Reasons[d.Reason]++
+			countReason(gc.g.Kind, d.Reason)
+			if sent.due >= rep.PeakFrom && sent.due < rep.PeakTo {
+				rep.PeakLatencies = append(rep.PeakLatencies, lat)
+			}
 			repMu.Unlock()
 		}
 		subscribed := make(chan error, 1)
@@ -214,44 +371,131 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, connectErr
 	}
 
-	// One scheduler hands taps to workers that mint the assertion and
-	// publish; each tap's kind alternates per rider (entry, exit, entry...).
-	total := int(float64(cfg.Rate) * cfg.For.Seconds())
-	jobs := make(chan tapJob, 4096)
-	var wg sync.WaitGroup
-	var late atomic.Int64
+	// Assertions minted ahead: those of the taps due within MintLead now,
+	// on every core, the rest in the background as the run goes.
+	var mt *minter
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	var mintedAhead atomic.Int64
+	var mintErr atomic.Value
+	// background, when set, mints the chunks not minted before the start,
+	// each MintLead ahead of its first tap (it needs the start time).
+	var background func(start time.Time)
+	if cfg.Premint {
+		chunks := (total + mintChunk - 1) / mintChunk
+		mt = &minter{cfg: &cfg, assertions: make([]string, total), done: make([]atomic.Bool, chunks)}
+		t0 := time.Now()
+		first := 0
+		for ; first < chunks && cfg.Schedule.Due[first*mintChunk] < cfg.MintLead; first++ {
+			n, err := mt.mint(ctx, first, 2*runtime.GOMAXPROCS(0))
+			if err != nil {
+				return nil, err
+			}
+			rep.MintedBefore += n
+		}
+		rep.MintTook = time.Since(t0)
+		if first < chunks {
+			background = func(start time.Time) {
+				go func() {
+					for c := first; c < chunks; c++ {
+						if !sleepUntil(runCtx, start.Add(cfg.Schedule.Due[c*mintChunk]-cfg.MintLead)) {
+							return
+						}
+						if time.Since(start) > cfg.Schedule.Due[min((c+1)*mintChunk, total)-1] {
+							continue // behind: the workers mint these at their taps
+						}
+						n, err := mt.mint(runCtx, c, 2)
+						mintedAhead.Add(int64(n))
+						if err != nil {
+							mintErr.Store(err)
+							return
+						}
+					}
+				}()
+			}
+		}
+	}
+
+	// One scheduler hands taps to workers that mint the assertion (unless
+	// minted ahead) and publish.
+	jobs := make(chan int, 4096)
+	var wg, agentWG sync.WaitGroup
+	var late, inline atomic.Int64
 	var sendErr atomic.Value
+	var start time.Time
 	workers := 32
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := range jobs {
-				g := j.gate.g
-				a, _, err := cfg.Matcher.Match(ctx, j.rec.FaceRef, g.Device)
-				if err != nil {
-					sendErr.Store(err)
+			for s := range jobs {
+				slot := cfg.Schedule.Slots[s]
+				rider := cfg.Riders[slot.Rider]
+				st := rider.Steps[slot.Step]
+				g := st.Gate
+				due := start.Add(cfg.Schedule.Due[s])
+				if ag := cfg.Agents[g.Device]; ag != nil {
+					agentWG.Add(1)
+					go func() {
+						defer agentWG.Done()
+						res, err := ag.Tap(ctx, rider.FaceRef, st.Plate)
+						now := time.Now()
+						repMu.Lock()
+						defer repMu.Unlock()
+						rep.AgentTaps++
+						if err != nil || res.EventID == "" {
+							rep.AgentErrors++
+							return
+						}
+						rep.AgentIDs = append(rep.AgentIDs, res.EventID)
+						rep.Decided++
+						rep.decidedAt = append(rep.decidedAt, now)
+						countReason(g.Kind, res.Decision.Reason)
+						if res.Offline {
+							rep.AgentOffline++
+							rep.AgentOfflineAt = append(rep.AgentOfflineAt, now)
+							if res.Decision.Open {
+								rep.AgentOfflineOpened++
+							}
+							return
+						}
+						rep.AgentOnline++
+						rep.Latencies = append(rep.Latencies, res.Latency)
+						if d := cfg.Schedule.Due[s]; d >= rep.PeakFrom && d < rep.PeakTo {
+							rep.PeakLatencies = append(rep.PeakLatencies, res.Latency)
+						}
+					}()
 					continue
 				}
+				a, ok := mt.take(s)
+				if !ok {
+					var err error
+					if a, _, err = cfg.Matcher.Match(ctx, rider.FaceRef, g.Device); err != nil {
+						sendErr.Store(err)
+						continue
+					}
+					inline.Add(1)
+				}
 				now := time.Now()
-				if now.Sub(j.due) > 50*time.Millisecond {
+				if now.Sub(due) > 50*time.Millisecond {
 					late.Add(1)
 				}
 				t := proto.Tap{EventID: proto.NewEventID(now), Device: g.Device, Site: g.Site, Kind: g.Kind,
-					Assertion: a, CapturedAt: proto.At(now)}
+					Assertion: a, CapturedAt: proto.At(now), Plate: st.Plate}
 				b, err := t.Encode()
 				if err != nil {
 					sendErr.Store(err)
 					continue
 				}
+				gc := gates[g]
 				topic := cfg.Topics.Taps(g.Site, g.Device)
 				repMu.Lock()
 				rep.SentIDs = append(rep.SentIDs, t.EventID)
 				repMu.Unlock()
-				j.gate.mu.Lock()
-				j.gate.pending[t.EventID] = &sentTap{first: now, last: now, topic: topic, payload: b}
-				j.gate.mu.Unlock()
-				j.gate.client.Publish(topic, 1, false, b)
+				gc.mu.Lock()
+				gc.pending[t.EventID] = &sentTap{first: now, last: now, due: cfg.Schedule.Due[s], topic: topic, payload: b}
+				gc.mu.Unlock()
+				gc.client.Publish(topic, 1, false, b)
 			}
 		}()
 	}
@@ -298,9 +542,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}()
 	}
 	defer close(stopResend)
-	start := time.Now()
-	interval := time.Second / time.Duration(cfg.Rate)
-	n := len(cfg.Riders)
+	// The workers read start: it is set before the first job is sent.
+	start = time.Now()
+	rep.Start = start
+	if background != nil {
+		background(start)
+	}
 	atTap := -1
 	if cfg.At != nil {
 		atTap = int(cfg.AtShare * float64(total))
@@ -309,22 +556,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if s == atTap {
 			go cfg.At()
 		}
-		due := start.Add(time.Duration(s) * interval)
-		if d := time.Until(due); d > 0 {
-			select {
-			case <-ctx.Done():
-				close(jobs)
-				wg.Wait()
-				return nil, ctx.Err()
-			case <-time.After(d):
-			}
+		if !sleepUntil(ctx, start.Add(cfg.Schedule.Due[s])) {
+			close(jobs)
+			wg.Wait()
+			return nil, ctx.Err()
 		}
-		r := cfg.Riders[s%n]
-		g := r.From
-		if (s/n)%2 == 1 {
-			g = r.To
-		}
-		jobs <- tapJob{gate: gates[g], rec: r, due: due}
+		jobs <- s
 	}
 	close(jobs)
 	wg.Wait()
@@ -333,31 +570,63 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if v := sendErr.Load(); v != nil {
 		return nil, fmt.Errorf("sustain: %v", v)
 	}
+	if v := mintErr.Load(); v != nil {
+		return nil, v.(error)
+	}
+	agentWG.Wait() // an agent answers within its decision timeout, online or offline
 	deadline := time.Now().Add(cfg.Wait)
 	for time.Now().Before(deadline) {
 		repMu.Lock()
-		done := rep.Decided >= total
+		done := rep.Decided+rep.AgentErrors >= total
 		repMu.Unlock()
 		if done {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	cancelRun()
 	repMu.Lock()
 	defer repMu.Unlock()
 	rep.Lost = total - rep.Decided
 	rep.Late = int(late.Load())
 	rep.Resent = int(resent.Load())
+	rep.MintedAhead = int(mintedAhead.Load())
+	rep.MintedInline = int(inline.Load())
 	sort.Slice(rep.decidedAt, func(i, j int) bool { return rep.decidedAt[i].Before(rep.decidedAt[j]) })
 	for i := 1; i < len(rep.decidedAt); i++ {
 		if g := rep.decidedAt[i].Sub(rep.decidedAt[i-1]); g > rep.MaxGap {
 			rep.MaxGap = g
 		}
 	}
-	if last := lastDecision.Load(); last > 0 {
+	for _, at := range rep.decidedAt {
+		if d := at.Sub(start); d >= rep.PeakFrom && d < rep.PeakTo {
+			rep.PeakDecided++
+		}
+	}
+	last := lastDecision.Load()
+	if n := len(rep.decidedAt); n > 0 && rep.decidedAt[n-1].UnixNano() > last {
+		last = rep.decidedAt[n-1].UnixNano()
+	}
+	if last > 0 {
 		rep.Elapsed = time.Unix(0, last).Sub(start)
 	}
 	return rep, nil
+}
+
+// sleepUntil waits until t; false if ctx ended first.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-tm.C:
+		return true
+	}
 }
 
 // Ceiling measures the transport alone: clients publish tap-sized
