@@ -80,8 +80,9 @@ type Fares interface {
 // Processor turns tap payloads into decisions. It is safe for concurrent
 // use; the Store serialises what must be serialised per rider.
 type Processor struct {
-	cfg   Config
-	stats Stats
+	cfg    Config
+	stats  Stats
+	recent recent // taps decided or in decision here (recent.go)
 }
 
 // New validates cfg and returns a Processor.
@@ -149,8 +150,34 @@ func (p *Processor) Handle(ctx context.Context, topic string, payload []byte) (R
 	return p.HandleTap(ctx, topic, t)
 }
 
-// HandleTap is Handle for a tap already decoded (by Dispatch).
+// HandleTap is Handle for a tap already decoded (by Dispatch). A tap this
+// replica decided a moment ago, or is deciding now, sent again (a gate that
+// heard nothing, a broker that delivers twice) is answered with that
+// decision without a second signature check or database round (recent.go).
 func (p *Processor) HandleTap(ctx context.Context, topic string, t proto.Tap) (Reply, error) {
+	e, first := p.recent.begin(t.EventID)
+	if !first {
+		select {
+		case <-e.done:
+		case <-ctx.Done():
+			return Reply{}, ctx.Err()
+		}
+		if e.err == nil && e.reply.Topic == p.cfg.Topics.Decisions(t.Site, t.Device) {
+			p.stats.Duplicates.Add(1)
+			r := e.reply
+			r.Dup, r.Reason = true, ""
+			return r, nil
+		}
+		// The first attempt failed (or came from another gate): decide
+		// this one in full; the store's idempotency holds either way.
+		return p.handleTap(ctx, topic, t)
+	}
+	r, err := p.handleTap(ctx, topic, t)
+	p.recent.finish(t.EventID, e, r, err)
+	return r, err
+}
+
+func (p *Processor) handleTap(ctx context.Context, topic string, t proto.Tap) (Reply, error) {
 	_, site, device, err := p.cfg.Topics.Parse(topic)
 	if err != nil || site != t.Site || device != t.Device {
 		p.stats.Malformed.Add(1)
