@@ -95,10 +95,11 @@ const (
 // operator claim: nothing operator-scoped opens to it); "opA" is Hanoi
 // Metro's staff (Line 2A, rider A's journey and dispute are on it), "opB"
 // HURC1's (HCMC Line 1: none of rider A's), "opPark" the Hanoi parking
-// operator's (lots hnp-*). Staff requests carry X-Access-Reason, so that
+// operator's (lots hnp-*), "committee" Hanoi People's Committee's (exports of
+// its city, nothing else). Staff requests carry X-Access-Reason, so that
 // the matrix tests the scope; TestAuthorizationMatrix checks the reason and
 // the audit after.
-var azRoles = []string{"none", "riderA", "riderB", "operator", "opA", "opB", "opPark", "admin", "partner"}
+var azRoles = []string{"none", "riderA", "riderB", "operator", "opA", "opB", "opPark", "admin", "partner", "committee"}
 
 // row gives the class per role in the order of roles.
 func azRow(classes ...string) map[string]string {
@@ -109,27 +110,28 @@ func azRow(classes ...string) map[string]string {
 	return m
 }
 
-// none      riderA    riderB    operator  opA       opB       opPark    admin     partner
+// none      riderA    riderB    operator  opA       opB       opPark    admin     partner   committee
 var (
-	adminOnly    = azRow(azUnauth, azDenied, azDenied, azDenied, azDenied, azDenied, azDenied, azOK, azUnauth)
-	anyPlatform  = azRow(azUnauth, azOK, azOK, azOK, azOK, azOK, azOK, azOK, azUnauth)
-	riderOnly    = azRow(azUnauth, azOK, azOK, azDenied, azDenied, azDenied, azDenied, azDenied, azUnauth)
-	riderAOnly   = azRow(azUnauth, azOK, azDenied, azDenied, azDenied, azDenied, azDenied, azDenied, azUnauth)
-	ownOrAdmin   = azRow(azUnauth, azOK, azDenied, azDenied, azDenied, azDenied, azDenied, azOK, azUnauth) // riderA's account: operators never read it by subject
-	riderAAdmin  = azRow(azUnauth, azOK, azDenied, azDenied, azDenied, azDenied, azDenied, azOK, azUnauth)
-	scopedStaff  = azRow(azUnauth, azDenied, azDenied, azDenied, azOK, azOK, azOK, azOK, azUnauth) // answers filtered to the operator
-	fleetStaff   = azRow(azUnauth, azDenied, azDenied, azOK, azOK, azOK, azOK, azOK, azUnauth)     // the fleet service's unscoped token
-	journeyRead  = azRow(azUnauth, azOK, azHidden, azDenied, azOK, azHidden, azHidden, azOK, azUnauth)
-	journeyStaff = azRow(azUnauth, azDenied, azDenied, azDenied, azOK, azHidden, azHidden, azOK, azUnauth)
-	disputeRead  = azRow(azUnauth, azOK, azHidden, azDenied, azOK, azHidden, azHidden, azOK, azUnauth)
-	disputeStaff = azRow(azUnauth, azDenied, azDenied, azDenied, azOK, azHidden, azHidden, azOK, azUnauth)
-	lotStaff     = azRow(azUnauth, azDenied, azDenied, azDenied, azHidden, azHidden, azOK, azOK, azUnauth)
-	sessionRead  = azRow(azUnauth, azHidden, azHidden, azDenied, azHidden, azHidden, azOK, azOK, azUnauth)
-	buyForRider  = azRow(azUnauth, azOK, azOK, azDenied, azDenied, azDenied, azDenied, azOK, azUnauth)
-	partnerScope = azRow(azUnauth, azUnauth, azUnauth, azUnauth, azUnauth, azUnauth, azUnauth, azUnauth, azOK)
-	riderPartner = azRow(azUnauth, azOK, azOK, azDenied, azDenied, azDenied, azDenied, azDenied, azUnauth) // /partner/v1/me: platform rider tokens
+	adminOnly    = azRow(azUnauth, azDenied, azDenied, azDenied, azDenied, azDenied, azDenied, azOK, azUnauth, azDenied)
+	anyPlatform  = azRow(azUnauth, azOK, azOK, azOK, azOK, azOK, azOK, azOK, azUnauth, azDenied) // a committee token opens exports only
+	riderOnly    = azRow(azUnauth, azOK, azOK, azDenied, azDenied, azDenied, azDenied, azDenied, azUnauth, azDenied)
+	riderAOnly   = azRow(azUnauth, azOK, azDenied, azDenied, azDenied, azDenied, azDenied, azDenied, azUnauth, azDenied)
+	ownOrAdmin   = azRow(azUnauth, azOK, azDenied, azDenied, azDenied, azDenied, azDenied, azOK, azUnauth, azDenied) // riderA's account: operators never read it by subject
+	riderAAdmin  = azRow(azUnauth, azOK, azDenied, azDenied, azDenied, azDenied, azDenied, azOK, azUnauth, azDenied)
+	scopedStaff  = azRow(azUnauth, azDenied, azDenied, azDenied, azOK, azOK, azOK, azOK, azUnauth, azDenied) // answers filtered to the operator
+	fleetStaff   = azRow(azUnauth, azDenied, azDenied, azOK, azOK, azOK, azOK, azOK, azUnauth, azDenied)     // the fleet service's unscoped token
+	journeyRead  = azRow(azUnauth, azOK, azHidden, azDenied, azOK, azHidden, azHidden, azOK, azUnauth, azDenied)
+	journeyStaff = azRow(azUnauth, azDenied, azDenied, azDenied, azOK, azHidden, azHidden, azOK, azUnauth, azDenied)
+	disputeRead  = azRow(azUnauth, azOK, azHidden, azDenied, azOK, azHidden, azHidden, azOK, azUnauth, azDenied)
+	disputeStaff = azRow(azUnauth, azDenied, azDenied, azDenied, azOK, azHidden, azHidden, azOK, azUnauth, azDenied)
+	lotStaff     = azRow(azUnauth, azDenied, azDenied, azDenied, azHidden, azHidden, azOK, azOK, azUnauth, azDenied)
+	sessionRead  = azRow(azUnauth, azHidden, azHidden, azDenied, azHidden, azHidden, azOK, azOK, azUnauth, azDenied)
+	buyForRider  = azRow(azUnauth, azOK, azOK, azDenied, azDenied, azDenied, azDenied, azOK, azUnauth, azDenied)
+	partnerScope = azRow(azUnauth, azUnauth, azUnauth, azUnauth, azUnauth, azUnauth, azUnauth, azUnauth, azOK, azUnauth)
+	riderPartner = azRow(azUnauth, azOK, azOK, azDenied, azDenied, azDenied, azDenied, azDenied, azUnauth, azDenied) // /partner/v1/me: platform rider tokens
 	adminPartner = adminOnly
-	public       = azRow(azPublic, azPublic, azPublic, azPublic, azPublic, azPublic, azPublic, azPublic, azPublic)
+	exports      = azRow(azUnauth, azDenied, azDenied, azDenied, azDenied, azDenied, azDenied, azOK, azUnauth, azOK) // committees: their city's
+	public       = azRow(azPublic, azPublic, azPublic, azPublic, azPublic, azPublic, azPublic, azPublic, azPublic, azPublic)
 )
 
 // authzMatrix is every endpoint the fare service serves, with who may call
@@ -198,8 +200,7 @@ var authzMatrix = map[string]map[string]string{
 	"POST /v1/disputes/:id/resolution": disputeStaff,
 
 	// The operators' dashboard (scoped to the operator's lines and lots)
-	// and the committees' exports (committee tokens, city-scoped; no
-	// committee column here yet).
+	// and the committees' exports (committee tokens, city-scoped).
 	"GET /dashboard":             public,
 	"GET /dashboard/app.css":     public,
 	"GET /dashboard/app.js":      public,
@@ -210,7 +211,7 @@ var authzMatrix = map[string]map[string]string{
 	"GET /v1/dashboard/parking":  scopedStaff,
 	"GET /v1/dashboard/devices":  scopedStaff,
 	"GET /v1/dashboard/disputes": scopedStaff,
-	"GET /v1/exports/:file":      adminOnly,
+	"GET /v1/exports/:file":      exports,
 
 	"POST /partner/v1/admin/partners":                      adminPartner,
 	"GET /partner/v1/me/consents":                          riderPartner,
@@ -310,11 +311,18 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"opPark":   operator("hoa-park", "hn-parking"),
 		"admin":    func() string { return issue("admin-1", authjwt.RoleAdmin) },
 		"partner":  partnerTok,
+		"committee": func() string {
+			s, err := p.main.Auth.IssueCommittee("ubnd-hanoi-1", "hanoi", time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
 	}
 
 	params := map[string]string{
 		":subject": subA, ":id": journeyID, ":lot": "hnp-cat-linh", ":month": time.Now().Format("2006-01"),
-		":file": "od_daily.csv", ":partner_id": "no-such-partner", ":ticket_id": "T-SEC-1", ":rider_ref": refA, ":pass_id": "1",
+		":file": "od_daily.csv?city=hanoi&from=2026-11-01&to=2026-11-02", ":partner_id": "no-such-partner", ":ticket_id": "T-SEC-1", ":rider_ref": refA, ":pass_id": "1",
 	}
 	fill := func(path string) string {
 		parts := strings.Split(path, "/")
