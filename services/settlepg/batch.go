@@ -414,15 +414,22 @@ func (s *Store) loadRiders(ctx context.Context, tx pgx.Tx, round []*item) error 
 }
 
 func loadJourneys(ctx context.Context, tx pgx.Tx, riders map[string]*admission.Rider, subjects []string) error {
-	// The two newest journeys of each rider: the open one, if any, and the
-	// last finished one (a transfer continues it; a rider may be trying its
-	// exit again).
+	// Each rider's open journey, if any, and the last finished one (a
+	// transfer continues it; a rider may be trying its exit again). Not
+	// "the two newest": taps that gates decided offline arrive out of order,
+	// and an exit drained before its entry makes a finished journey newer
+	// than the one still open; read as "none open", the next entry opened a
+	// second journey, which the database refused (journeys_one_open) on
+	// every retry (seen in the five-minute gate outage drill).
 	rows, err := tx.Query(ctx, `SELECT j.subject, j.id, j.network_id, j.operator_id, j.entry_event::text, j.entry_site,
 		j.entry_at, j.exit_event::text, j.exit_site, j.exit_at, j.status, j.fare, j.fare_rule, j.category,
 		coalesce(j.transfer_from, 0), j.full_fare
 		FROM unnest($1::text[]) s(subject)
-		CROSS JOIN LATERAL (SELECT * FROM journeys WHERE journeys.subject = s.subject ORDER BY id DESC LIMIT 2) j
-		ORDER BY j.subject, j.id DESC`, subjects)
+		CROSS JOIN LATERAL (
+			(SELECT * FROM journeys WHERE journeys.subject = s.subject AND status = 'open')
+			UNION ALL
+			(SELECT * FROM journeys WHERE journeys.subject = s.subject AND status <> 'open' ORDER BY id DESC LIMIT 1)) j
+		ORDER BY j.subject, (j.status = 'open') DESC, j.id DESC`, subjects)
 	if err != nil {
 		return err
 	}
@@ -457,7 +464,7 @@ func loadJourneys(ctx context.Context, tx pgx.Tx, riders map[string]*admission.R
 			j.FullFare = *full
 		}
 		switch {
-		case j.Status == admission.JourneyOpen && r.Open == nil && r.Last == nil:
+		case j.Status == admission.JourneyOpen && r.Open == nil:
 			jj := j
 			r.Open = &jj
 		case j.Status != admission.JourneyOpen && r.Last == nil:

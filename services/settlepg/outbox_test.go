@@ -235,3 +235,25 @@ func TestJourneyClosedAgainDoesNotSkipOthers(t *testing.T) {
 		t.Fatalf("after the mark: %+v, want vn_j2's journey, then vn_j1's again", rest)
 	}
 }
+
+// A rider's open journey is seen even when a finished journey is newer (an
+// exit a gate decided offline drained before the entry of the journey that
+// preceded it): an entry then meets the open journey (pass-back) instead
+// of opening a second one, which the database refuses on every retry.
+func TestOpenJourneyOlderThanTheLastFinished(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.topUp("vn_ooo", 100_000)
+	want(t, f.do(proto.KindMetroEntry, catLinh, "vn_ooo"), proto.ReasonOK)
+	// A finished journey newer than the open one.
+	if _, err := f.store.Pool().Exec(ctx, `INSERT INTO journeys (subject, network_id, operator_id, exit_site, exit_at,
+		status, fare, fare_rule, category, export_txid)
+		SELECT subject, network_id, operator_id, $2, now(), 'incomplete', 0, 'missing_entry', category, pg_current_xact_id()
+		FROM journeys WHERE subject = $1`, "vn_ooo", haDong); err != nil {
+		t.Fatal(err)
+	}
+	want(t, f.do(proto.KindMetroEntry, laThanh, "vn_ooo"), proto.ReasonPassBack)
+	d := f.do(proto.KindMetroExit, haDong, "vn_ooo")
+	want(t, d, proto.ReasonOK)
+	f.checkBooks()
+}

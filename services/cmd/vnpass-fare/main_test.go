@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +26,7 @@ import (
 	"github.com/vnpass/vnpass/proto"
 	"github.com/vnpass/vnpass/services/authjwt"
 	"github.com/vnpass/vnpass/services/vneidsim"
+	"github.com/vnpass/vnpass/turnstile-agent/agent"
 )
 
 const clientKey = "test-client-key-0123456789abcdef"
@@ -46,6 +48,9 @@ type platform struct {
 }
 
 func quietLog() *slog.Logger {
+	if os.Getenv("VNPASS_TEST_LOG") != "" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
 	return slog.New(slog.NewJSONHandler(io.Discard, nil))
 }
 
@@ -184,8 +189,26 @@ func TestRushOnLine2A(t *testing.T) {
 		t.Fatal(err)
 	}
 	if rep.Taps != 2*riders || rep.Opened != 2*riders || rep.TimedOut != 0 || rep.Refused != 0 {
-		t.Fatalf("taps %d, opened %d, refused %d, timed out %d; want %d taps all opened",
-			rep.Taps, rep.Opened, rep.Refused, rep.TimedOut, 2*riders)
+		var reasons []string
+		rows, err := p.main.Store.Pool().Query(ctx, `SELECT kind || ' ' || reason || ': ' || count(*) FROM taps WHERE NOT open GROUP BY kind, reason`)
+		if err == nil {
+			for rows.Next() {
+				var r string
+				rows.Scan(&r)
+				reasons = append(reasons, r)
+			}
+			rows.Close()
+		}
+		gate := map[string]int{}
+		for _, tr := range rep.Trips {
+			for _, res := range []agent.Result{tr.Entry, tr.Exit} {
+				if !res.Decision.Open {
+					gate[fmt.Sprintf("%s local=%v", res.Decision.Reason, res.Local)]++
+				}
+			}
+		}
+		t.Fatalf("taps %d, opened %d, refused %d (recorded refusals %v; at the gates %v), timed out %d; want %d taps all opened",
+			rep.Taps, rep.Opened, rep.Refused, reasons, gate, rep.TimedOut, 2*riders)
 	}
 	t.Logf("%d taps in %s; decision latency p50 %s p95 %s p99 %s", rep.Taps, rep.Elapsed,
 		rep.Percentile(50), rep.Percentile(95), rep.Percentile(99))
