@@ -190,6 +190,13 @@ func startOfflineGates(ctx context.Context, gates []sustain.Gate, brokerURL, gat
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err = a.Connect(cctx)
 		cancel()
+		// The first connection may be dropped while it subscribes (seen once
+		// on a busy machine); the agent goes on trying by itself: wait for it.
+		for wait := time.Now().Add(20 * time.Second); err != nil && time.Now().Before(wait); time.Sleep(200 * time.Millisecond) {
+			if a.Connected() {
+				err = nil
+			}
+		}
 		if err != nil {
 			o.Close()
 			return nil, fmt.Errorf("gate-offline: agent %s: %w", g.Device, err)
