@@ -43,10 +43,13 @@ const (
 
 // Partner is a registered transport app.
 type Partner struct {
-	ID         string
-	Name       string
-	Kind       Kind
-	PublicKey  ed25519.PublicKey // verifies the partner's API tokens
+	ID        string
+	Name      string
+	Kind      Kind
+	PublicKey ed25519.PublicKey // the key it registers with (kid FirstKID)
+	// Keys are its active API keys (filled when read from the store): a
+	// token is verified by the one its kid names (VerifyingKey).
+	Keys       []Key
 	Scopes     []Scope
 	WebhookURL string // "" for no webhooks
 	// WebhookSecret signs webhooks to the partner (HMAC-SHA256).

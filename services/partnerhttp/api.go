@@ -19,6 +19,7 @@ import (
 	_ "embed"
 	"errors"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -41,6 +42,8 @@ var OpenAPI []byte
 type Store interface {
 	RegisterPartner(ctx context.Context, p partner.Partner) (partner.Partner, error)
 	Partner(ctx context.Context, id string) (partner.Partner, error)
+	AddPartnerKey(ctx context.Context, k partner.Key) (partner.Key, error)
+	RetirePartnerKey(ctx context.Context, partnerID, kid string) (partner.Key, error)
 	GrantConsent(ctx context.Context, partnerID, subject string, scopes []partner.Scope, expires time.Time) (partner.Consent, error)
 	WithdrawConsent(ctx context.Context, partnerID, subject string) (partner.Consent, error)
 	Consents(ctx context.Context, subject string) ([]partner.Consent, error)
@@ -103,6 +106,8 @@ func (a *API) Mount(app fiber.Router) {
 		return c.Send(OpenAPI)
 	})
 	g.Post("/admin/partners", a.platform(authjwt.RoleAdmin), a.register)
+	g.Post("/admin/partners/:partner_id/keys", a.platform(authjwt.RoleAdmin), a.addKey)
+	g.Delete("/admin/partners/:partner_id/keys/:kid", a.platform(authjwt.RoleAdmin), a.retireKey)
 	g.Get("/me/consents", a.platform(authjwt.RoleRider), a.listConsents)
 	g.Put("/me/consents/:partner_id", a.platform(authjwt.RoleRider), a.grant)
 	g.Delete("/me/consents/:partner_id", a.platform(authjwt.RoleRider), a.withdraw)
@@ -177,6 +182,15 @@ func (a *API) fail(c *fiber.Ctx, err error) error {
 		return problem(c, fiber.StatusNotFound, "not-found", "No such resource for this partner.")
 	case errors.Is(err, partner.ErrInvalid), errors.Is(err, rail.ErrInvalidTicket):
 		return problem(c, fiber.StatusBadRequest, "invalid", err.Error())
+	case errors.Is(err, partner.ErrKeyExists):
+		return problem(c, fiber.StatusConflict, "key-exists",
+			"Đối tác đã có khóa với kid hoặc khóa công khai này (kể cả khóa đã thu hồi); hãy dùng cặp khóa và kid mới. / The partner has a key of this kid or this public key already (retired ones included); use a new key pair and kid.")
+	case errors.Is(err, partner.ErrTooManyKeys):
+		return problem(c, fiber.StatusConflict, "too-many-keys",
+			"Đối tác đã có "+strconv.Itoa(partner.MaxActiveKeys)+" khóa đang hoạt động; hãy thu hồi một khóa trước. / The partner has "+strconv.Itoa(partner.MaxActiveKeys)+" active keys already; retire one first.")
+	case errors.Is(err, partner.ErrLastKey):
+		return problem(c, fiber.StatusConflict, "last-key",
+			"Không thể thu hồi khóa đang hoạt động cuối cùng; hãy đăng ký khóa mới trước, hoặc tạm ngừng đối tác. / The last active key cannot be retired; register a new key first, or deactivate the partner.")
 	case errors.Is(err, partner.ErrConflict):
 		return problem(c, fiber.StatusConflict, "conflict", "The resource exists already.")
 	case errors.Is(err, rail.ErrTicketUsed):

@@ -37,6 +37,13 @@ type PartnerClaims struct {
 // SignPartnerToken makes a token as a partner would (for tests, tools and
 // partners' reference code).
 func SignPartnerToken(key ed25519.PrivateKey, partnerID string, scopes []partner.Scope, iat time.Time, ttl time.Duration) (string, error) {
+	return SignPartnerTokenKID(key, "", partnerID, scopes, iat, ttl)
+}
+
+// SignPartnerTokenKID makes a token as a partner would, naming the key
+// that signs it by kid in the header ("" for none: accepted only while the
+// partner has one active key).
+func SignPartnerTokenKID(key ed25519.PrivateKey, kid, partnerID string, scopes []partner.Scope, iat time.Time, ttl time.Duration) (string, error) {
 	ss := make([]string, len(scopes))
 	for i, s := range scopes {
 		ss[i] = string(s)
@@ -45,7 +52,11 @@ func SignPartnerToken(key ed25519.PrivateKey, partnerID string, scopes []partner
 		Issuer: partnerID, Audience: jwt.ClaimStrings{Audience},
 		IssuedAt: jwt.NewNumericDate(iat), ExpiresAt: jwt.NewNumericDate(iat.Add(ttl)),
 	}}
-	return jwt.NewWithClaims(jwt.SigningMethodEdDSA, c).SignedString(key)
+	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c)
+	if kid != "" {
+		t.Header["kid"] = kid
+	}
+	return t.SignedString(key)
 }
 
 const partnerKey = "partnerhttp.partner"
@@ -82,7 +93,19 @@ func (a *API) partner(scope partner.Scope) fiber.Handler {
 			if !p.Active {
 				return nil, errToken
 			}
-			return p.PublicKey, nil
+			kid := ""
+			if v, present := t.Header["kid"]; present {
+				s, ok := v.(string)
+				if !ok || s == "" {
+					return nil, errToken
+				}
+				kid = s
+			}
+			key, ok := partner.VerifyingKey(p.Keys, kid)
+			if !ok {
+				return nil, errToken
+			}
+			return key, nil
 		}, jwt.WithValidMethods([]string{"EdDSA"}), jwt.WithAudience(Audience), jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(), jwt.WithTimeFunc(a.cfg.Now), jwt.WithLeeway(30*time.Second))
 		if err == nil && (claims.IssuedAt == nil || claims.ExpiresAt.Sub(claims.IssuedAt.Time) > a.cfg.MaxTokenLife) {

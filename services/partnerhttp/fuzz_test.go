@@ -72,6 +72,7 @@ func FuzzPartnerBodies(f *testing.F) {
 		{"PUT", "/partner/v1/tickets/", "partner"},
 		{"POST", "/partner/v1/riders/%s/passes", "partner"},
 		{"POST", "/partner/v1/admin/partners", "admin"},
+		{"POST", "/partner/v1/admin/partners/%s/keys", "admin"},
 	}
 	j := func(v any) []byte { b, _ := json.Marshal(v); return b }
 	dep := now.Add(time.Hour).Format(time.RFC3339)
@@ -83,6 +84,9 @@ func FuzzPartnerBodies(f *testing.F) {
 	f.Add(uint8(2), "ref", []byte(`{"product_id":"hn2a-day","start":"1-01-01T00:00:00Z","external_id":"\u0000","idempotency_key":""}`))
 	f.Add(uint8(3), "", j(RegisterRequest{ID: "p2", Name: "P", Kind: "ride", PublicKey: base64.RawURLEncoding.EncodeToString(pub), Scopes: []string{"passes"}}))
 	f.Add(uint8(3), "", []byte(`{"id":"\u0000","name":"`+strings.Repeat("n", 5000)+`","kind":"ride","public_key":"","rate_per_min":-1}`))
+	f.Add(uint8(4), "fz", j(KeyRequest{KID: "k1", PublicKey: base64.RawURLEncoding.EncodeToString(pub)}))
+	f.Add(uint8(4), "fz", []byte(`{"kid":"k\u00001","public_key":"`+strings.Repeat("A", 43)+`"}`))
+	f.Add(uint8(4), "n\x00o", []byte(`{"kid":"`+strings.Repeat("k", 65)+`","public_key":null}`))
 	f.Add(uint8(1), "x", []byte(`[`))
 	f.Fuzz(func(t *testing.T, which uint8, param string, body []byte) {
 		r := routes[int(which)%len(routes)]
@@ -92,8 +96,8 @@ func FuzzPartnerBodies(f *testing.F) {
 		} else if strings.HasSuffix(path, "/") {
 			path += url.PathEscape(param)
 		}
-		if param == "" && strings.HasSuffix(path, "/") {
-			return // another route
+		if param == "" && (strings.HasSuffix(path, "/") || strings.Contains(r.path, "%s")) {
+			return // another route, or none ("riders//passes")
 		}
 		req := httptest.NewRequest(r.method, "http://x"+path, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")

@@ -21,9 +21,19 @@ func (s *Store) RegisterPartner(ctx context.Context, p partner.Partner) (partner
 	p.WebhookSecret = make([]byte, 32)
 	rand.Read(p.WebhookSecret)
 	p.Active = true
-	_, err := s.pool.Exec(ctx, `INSERT INTO partners (id, name, kind, public_key, scopes, webhook_url, webhook_secret, rate_per_min, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		p.ID, p.Name, string(p.Kind), []byte(p.PublicKey), scopeStrings(p.Scopes), p.WebhookURL, p.WebhookSecret, p.RatePerMin, s.cfg.Now())
+	now := s.cfg.Now()
+	// Not s.inTx: a duplicate id is an answer here, not a race to retry.
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO partners (id, name, kind, public_key, scopes, webhook_url, webhook_secret, rate_per_min, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			p.ID, p.Name, string(p.Kind), []byte(p.PublicKey), scopeStrings(p.Scopes), p.WebhookURL, p.WebhookSecret, p.RatePerMin, now); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO partner_keys (partner_id, kid, public_key, created_at) VALUES ($1, $2, $3, $4)`,
+			p.ID, partner.FirstKID, []byte(p.PublicKey), now)
+		return err
+	})
+	p.Keys = []partner.Key{{Partner: p.ID, KID: partner.FirstKID, PublicKey: p.PublicKey, CreatedAt: now}}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" {
 		return partner.Partner{}, fmt.Errorf("%w: partner %s exists", partner.ErrConflict, p.ID)
@@ -34,7 +44,9 @@ func (s *Store) RegisterPartner(ctx context.Context, p partner.Partner) (partner
 	return p, nil
 }
 
-// Partner returns a registered partner, or partner.ErrNotFound.
+// Partner returns a registered partner with its active keys, or
+// partner.ErrNotFound. Read on every partner call (no cache): a retired
+// key is refused from the next request on.
 func (s *Store) Partner(ctx context.Context, id string) (partner.Partner, error) {
 	var p partner.Partner
 	var kind, status string
@@ -49,6 +61,9 @@ func (s *Store) Partner(ctx context.Context, id string) (partner.Partner, error)
 		return partner.Partner{}, fmt.Errorf("partnerpg: partner: %w", err)
 	}
 	p.Kind, p.PublicKey, p.Scopes, p.Active = partner.Kind(kind), key, toScopes(scopes), status == "active"
+	if p.Keys, err = activeKeys(ctx, s.pool, id); err != nil {
+		return partner.Partner{}, fmt.Errorf("partnerpg: partner keys: %w", err)
+	}
 	return p, nil
 }
 

@@ -226,6 +226,10 @@ var authzMatrix = map[string]map[string]string{
 	"POST /partner/v1/riders/:rider_ref/passes":            partnerScope,
 	"GET /partner/v1/riders/:rider_ref/passes":             partnerScope,
 	"DELETE /partner/v1/riders/:rider_ref/passes/:pass_id": partnerScope,
+
+	// Partner key rotation (admins).
+	"POST /partner/v1/admin/partners/:partner_id/keys":        adminPartner,
+	"DELETE /partner/v1/admin/partners/:partner_id/keys/:kid": adminPartner,
 }
 
 // leaks are what an error body must never contain.
