@@ -34,9 +34,11 @@ type OperatorClearing struct {
 // Balanced reports whether the report's total equals the ledger.
 func (c OperatorClearing) Balanced() bool { return c.Total.Equal(c.Ledger) }
 
-// dayBounds is the local day of day as an instant range.
+// dayBounds is the local day (Vietnam) holding the instant day, as an
+// instant range: 17:05 UTC on the 24th is already the 25th in Hanoi.
 func dayBounds(day time.Time) (time.Time, time.Time) {
-	return fare.Day(time.Date(day.Year(), day.Month(), day.Day(), 12, 0, 0, 0, fare.Zone))
+	d := day.In(fare.Zone)
+	return fare.Day(time.Date(d.Year(), d.Month(), d.Day(), 12, 0, 0, 0, fare.Zone))
 }
 
 // Clearing is the daily clearing report: per operator, what was credited
