@@ -109,8 +109,8 @@ cat <<EOT
 first         set -a; . .run/env; . .run/app.env; set +a
 metrics       curl -s $VNPASS_API_URL/metrics
 reconcile     bin/vnpass-fare reconcile -day $(TZ=Asia/Ho_Chi_Minh date +%F)
-clearing      curl -s -H "Authorization: Bearer \$(bin/vnpass-fare token -role operator)" $VNPASS_API_URL/v1/clearing
-account API   curl -s -H "Authorization: Bearer \$(bin/vnpass-fare token)" $VNPASS_API_URL/v1/accounts/<subject>
+clearing      curl -s -H "Authorization: Bearer \$(bin/vnpass-fare token -role operator -operator hanoi-metro)" $VNPASS_API_URL/v1/clearing
+account API   curl -s -H "Authorization: Bearer \$(bin/vnpass-fare token)" -H "X-Access-Reason: rider's request" $VNPASS_API_URL/v1/accounts/<subject>
 fleet         curl -s -H "Authorization: Bearer \$(bin/vnpass-fare token -role operator)" $FLEET_URL/v1/devices
 device logins deploy/local/devices.sh list | add SITE DEVICE | revoke DEVICE
 ledger        psql "\${VNPASS_PG_URL/postgres?/vnpass?}" -c 'select kind, count(*), sum(amount) from ledger_entries e join ledger_transactions t on t.id = e.transaction_id where amount > 0 group by 1'
