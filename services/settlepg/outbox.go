@@ -34,21 +34,12 @@ func (s *Store) leadExport(ctx context.Context) (bool, error) {
 		if err := s.leadConn.Ping(ctx); err == nil {
 			return true, nil
 		}
-		s.leadConn.Conn().Close(context.Background())
-		s.leadConn.Release()
+		dropHeldLock(s.leadConn)
 		s.leadConn = nil
 	}
-	c, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return false, fmt.Errorf("settlepg: export lock: %w", err)
-	}
-	var ok bool
-	if err := c.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", exportLockID).Scan(&ok); err != nil || !ok {
-		c.Release()
-		if err != nil {
-			return false, fmt.Errorf("settlepg: export lock: %w", err)
-		}
-		return false, nil
+	c, err := s.tryHoldLock(ctx, exportLockID)
+	if err != nil || c == nil {
+		return false, err
 	}
 	s.leadConn = c
 	return true, nil
@@ -58,11 +49,8 @@ func (s *Store) leadExport(ctx context.Context) (bool, error) {
 func (s *Store) stopLeading() {
 	s.leadMu.Lock()
 	defer s.leadMu.Unlock()
-	if s.leadConn != nil {
-		s.leadConn.Conn().Close(context.Background())
-		s.leadConn.Release()
-		s.leadConn = nil
-	}
+	dropHeldLock(s.leadConn)
+	s.leadConn = nil
 }
 
 // PendingTaps returns taps after the export cursor, in cursor order; none

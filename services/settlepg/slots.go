@@ -21,36 +21,27 @@ const (
 	noSlotFallback = 0
 )
 
-// claimShardSlot takes the lowest free slot; when all are taken (or the
-// database does not answer), slot 0, shared: correct, only slower.
+// claimShardSlot takes the lowest free slot; when all are taken, slot 0,
+// shared: correct, only slower.
 func (s *Store) claimShardSlot(ctx context.Context) error {
-	c, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("settlepg: shard slot: %w", err)
-	}
 	for i := 0; i < maxShardSlots; i++ {
-		var ok bool
-		if err := c.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", int64(shardSlotLock+i)).Scan(&ok); err != nil {
-			c.Release()
+		c, err := s.tryHoldLock(ctx, int64(shardSlotLock+i))
+		if err != nil {
 			return fmt.Errorf("settlepg: shard slot: %w", err)
 		}
-		if ok {
+		if c != nil {
 			s.slot, s.slotConn = i, c
 			return nil
 		}
 	}
-	c.Release()
 	s.slot = noSlotFallback
 	return nil
 }
 
 // releaseShardSlot closes the slot's connection, and with it the lock.
 func (s *Store) releaseShardSlot() {
-	if s.slotConn != nil {
-		s.slotConn.Conn().Close(context.Background())
-		s.slotConn.Release()
-		s.slotConn = nil
-	}
+	dropHeldLock(s.slotConn)
+	s.slotConn = nil
 }
 
 // ShardSlot is the slot this store's committers write balance shards in.
