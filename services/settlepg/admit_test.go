@@ -472,6 +472,13 @@ func TestLedgerRefusesUnbalancedAndEdits(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "does not balance") {
 		t.Errorf("unbalanced insert: %v", err)
 	}
+	// Nor can a statement add an unbalanced part to a posted transaction.
+	f.topUp("vn_h", 10)
+	_, err = f.store.Pool().Exec(ctx, `INSERT INTO ledger_entries
+		SELECT id, 'rider:vn_h', 7 FROM ledger_transactions WHERE idempotency_key = 'topup:vn_g:1000'`)
+	if err == nil || !strings.Contains(err.Error(), "does not balance") {
+		t.Errorf("unbalanced entry added to a posted transaction: %v", err)
+	}
 	tx, _ := ledger.Transfer("topup:vn_g:1000", "topup", "", ledger.ProviderSettlement("sim"), ledger.Rider("vn_g"), money.Dong(1000))
 	if err := f.store.Post(ctx, tx); !errors.Is(err, ledger.ErrDuplicate) {
 		t.Errorf("second post of the same key: %v", err)

@@ -60,6 +60,14 @@ func OpenWith(ctx context.Context, url string, now func() time.Time, b Batching)
 	if err != nil {
 		return nil, fmt.Errorf("settlepg: %w", err)
 	}
+	// Every statement is planned with its arguments. Settlement joins
+	// arrays of keys to tables by their indexes; a generic plan cached while
+	// a table was still small (a fresh install, each load-test run) hashed
+	// the whole table instead, and kept doing so as it grew: the duplicate
+	// check of a batch took 10 ms at 60,000 taps and the gates' p50 went
+	// from 11 to 548 ms (loadtest/RESULTS.md). Planning a batch's dozen
+	// statements costs less than one such scan.
+	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("settlepg: connect: %w", err)
