@@ -12,7 +12,9 @@
 //
 // Each device's taps are bounded by a token bucket before they reach the
 // workers: over the rate they are paced, past a hold they are dropped
-// without a decision, for the gate to send again (limit.go).
+// without a decision, for the gate to send again (limit.go). A tap the
+// Handler keeps failing is retried for Config.GiveUpAfter, then given back
+// to the gate the same way (counted), so that it cannot hold a worker.
 package tapmqtt
 
 import (
@@ -30,7 +32,7 @@ import (
 )
 
 // Handler decides one tap. An error wrapping proto.ErrMalformed drops the
-// message; any other error leaves it unacknowledged for redelivery.
+// message; any other error is retried, for at most Config.GiveUpAfter.
 type Handler interface {
 	Handle(ctx context.Context, topic string, payload []byte) (admission.Reply, error)
 }
@@ -50,6 +52,14 @@ type Config struct {
 	// Limit bounds each device's taps (limit.go); the zero Limit is the
 	// defaults, a negative Rate no limit.
 	Limit Limit
+	// GiveUpAfter bounds the retries of one tap (default 30s). A tap the
+	// Handler still fails after it is acknowledged without a decision and
+	// counted (Stats.GivenUp): the gate keeps it on its disk and sends it
+	// again, nothing is lost, and the worker goes back to the other taps. A
+	// tap that fails every time (one the database refuses) held its worker
+	// for ever before, and enough of them would stop ingestion. A copy of
+	// a tap given up within GiveUpAfter×20 is tried once, not retried.
+	GiveUpAfter time.Duration
 }
 
 // Ingestor consumes taps and answers them.
@@ -60,6 +70,7 @@ type Ingestor struct {
 	wg     sync.WaitGroup
 	stats  Stats
 	limit  *limiter // nil: no per-device limit
+	gaveUp givenUp
 	// ctx ends when Close stops the workers; in-flight taps finish first.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -70,6 +81,9 @@ type Ingestor struct {
 type Stats struct {
 	Received, Replied, Malformed, Retries, PublishErrors atomic.Int64
 	Paced, RateDropped                                   atomic.Int64
+	// GivenUp counts taps acknowledged without a decision after their
+	// retries (Config.GiveUpAfter), left to the gate to send again.
+	GivenUp atomic.Int64
 }
 
 // New validates cfg.
@@ -89,7 +103,11 @@ func New(cfg Config) (*Ingestor, error) {
 	if cfg.Retry <= 0 {
 		cfg.Retry = 200 * time.Millisecond
 	}
+	if cfg.GiveUpAfter <= 0 {
+		cfg.GiveUpAfter = 30 * time.Second
+	}
 	in := &Ingestor{cfg: cfg, work: make(chan mqtt.Message, 4*cfg.Workers)}
+	in.gaveUp.init(20 * cfg.GiveUpAfter)
 	if cfg.Limit.Rate >= 0 {
 		in.cfg.Limit.ensureDefaults()
 		in.limit = newLimiter(in.cfg.Limit, time.Now)
@@ -284,8 +302,11 @@ func (in *Ingestor) worker() {
 }
 
 func (in *Ingestor) process(ctx context.Context, m mqtt.Message) {
+	var failing time.Time // when the first attempt failed
+	attempts := 0
 	for {
 		reply, err := in.cfg.Handler.Handle(ctx, m.Topic(), m.Payload())
+		attempts++
 		switch {
 		case errors.Is(err, proto.ErrMalformed):
 			in.stats.Malformed.Add(1)
@@ -297,6 +318,18 @@ func (in *Ingestor) process(ctx context.Context, m mqtt.Message) {
 		case err != nil:
 			if ctx.Err() != nil {
 				return // not acknowledged: the broker delivers it again
+			}
+			now := time.Now()
+			if failing.IsZero() {
+				failing = now
+			}
+			if now.Sub(failing) >= in.cfg.GiveUpAfter || in.gaveUp.recent(m.Topic(), m.Payload(), now) {
+				in.gaveUp.add(m.Topic(), m.Payload(), now)
+				in.stats.GivenUp.Add(1)
+				in.cfg.Log.Error("tap not recorded after retries: acknowledged without a decision, the gate sends it again",
+					"topic", m.Topic(), "attempts", attempts, "for_ms", now.Sub(failing).Milliseconds(), "err", err)
+				m.Ack()
+				return
 			}
 			in.stats.Retries.Add(1)
 			in.cfg.Log.Error("tap not recorded, retrying", "topic", m.Topic(), "err", err)

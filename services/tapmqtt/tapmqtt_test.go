@@ -140,3 +140,61 @@ func TestMalformedAndRetries(t *testing.T) {
 		t.Errorf("malformed %d, retries %d, replied %d", s.Malformed.Load(), s.Retries.Load(), s.Replied.Load())
 	}
 }
+
+// poison fails every attempt at the taps whose event id it holds, as a tap
+// the database refuses each time would, and echoes the others.
+type poison struct {
+	echo
+	bad      map[string]bool
+	attempts atomic.Int64 // at the bad taps
+}
+
+func (p *poison) Handle(ctx context.Context, topic string, payload []byte) (admission.Reply, error) {
+	if t, err := proto.DecodeTap(payload); err == nil && p.bad[t.EventID] {
+		p.attempts.Add(1)
+		return admission.Reply{}, errors.New("journeys_one_open violated")
+	}
+	return p.echo.Handle(ctx, topic, payload)
+}
+
+// A tap that fails every time is given back to the gate after GiveUpAfter,
+// not retried for ever: the one worker goes on to the taps behind it, and
+// a copy the gate sends again is tried once.
+func TestTapFailingEveryTimeIsGivenUp(t *testing.T) {
+	b := testenv.Broker(t)
+	tp := proto.Tap{EventID: proto.NewEventID(time.Now()), Device: "d1", Site: "s1", Kind: proto.KindMetroEntry,
+		Assertion: "a.b.c", CapturedAt: proto.At(time.Now())}
+	bad, _ := tp.Encode()
+	h := &poison{echo: echo{topics: b.Topics}, bad: map[string]bool{tp.EventID: true}}
+	in, err := New(Config{BrokerURL: b.URL, Username: b.ServiceUser, Password: b.ServicePassword,
+		ClientID: testenv.Name("fare-t-"), Topics: b.Topics, Handler: h, Workers: 1,
+		Retry: 20 * time.Millisecond, GiveUpAfter: 300 * time.Millisecond,
+		Log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := in.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close(time.Second)
+
+	if got := gate(t, b, 3, bad); got != 3 {
+		t.Fatalf("%d of 3 taps behind the failing one answered", got)
+	}
+	s := in.Stats()
+	if s.GivenUp.Load() != 1 || h.attempts.Load() < 5 {
+		t.Errorf("given up %d after %d attempts; want 1 after retries for 300ms", s.GivenUp.Load(), h.attempts.Load())
+	}
+	before := h.attempts.Load()
+	if got := gate(t, b, 1, bad); got != 1 {
+		t.Fatal("the tap behind the copy was not answered")
+	}
+	if s.GivenUp.Load() != 2 || h.attempts.Load() != before+1 {
+		t.Errorf("the copy sent again: given up %d (want 2), %d attempts (want 1)", s.GivenUp.Load(), h.attempts.Load()-before)
+	}
+	if s.Replied.Load() != 4 {
+		t.Errorf("replied %d, want 4", s.Replied.Load())
+	}
+}

@@ -220,6 +220,7 @@ func (m *Main) metrics(b *strings.Builder) {
 	line("vnpass_decisions_published_total", "Decisions published to gates.", in.Replied.Load())
 	line("vnpass_decision_publish_errors_total", "Decisions that could not be published.", in.PublishErrors.Load())
 	line("vnpass_store_errors_total", "Taps that could not be recorded (retried).", s.StoreErrors.Load())
+	line("vnpass_taps_given_up_total", "Taps still not recorded after their retries (30 s): acknowledged without a decision, left with the gate to send again. Any is worth a look: a tap the database refuses each time.", in.GivenUp.Load())
 	fmt.Fprintf(b, "# HELP vnpass_decisions_total Decisions by reason.\n# TYPE vnpass_decisions_total counter\n")
 	byReason := s.Decisions()
 	reasons := make([]string, 0, len(byReason))
