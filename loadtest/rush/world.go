@@ -89,6 +89,9 @@ type Report struct {
 	Elapsed   time.Duration
 	// Parking barrier taps (not counted above) and how many opened.
 	ParkingTaps, ParkingOpened int
+	// TappedAgain counts taps made a second time because the gate itself
+	// failed the first (its VNeID match or uplink; a machine too loaded).
+	TappedAgain int
 }
 
 // Percentile of the decision latencies (p in 0..100).
@@ -199,16 +202,30 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			if !sleep(ctx, arrive) {
 				return
 			}
-			if lot != nil {
-				trip.ParkIn, _ = lot.entries[0].Tap(ctx, trip.Rider.FaceRef, trip.Plate)
+			// A gate that fails itself (its VNeID match or its uplink; the
+			// display says "System error") is tried once more, as a rider
+			// presents their face again; counted in the report.
+			tap := func(g *agent.Agent, plate string) agent.Result {
+				res, err := g.Tap(ctx, trip.Rider.FaceRef, plate)
+				if err != nil && !res.Decision.Open && res.Decision.Reason == proto.ReasonInternal && sleep(ctx, 300*time.Millisecond) {
+					cfg.Log.Warn("gate failed, the rider taps again", "device", g.Device(), "err", err)
+					mu.Lock()
+					rep.TappedAgain++
+					mu.Unlock()
+					res, _ = g.Tap(ctx, trip.Rider.FaceRef, plate)
+				}
+				return res
 			}
-			trip.Entry, _ = in.Tap(ctx, trip.Rider.FaceRef, "")
+			if lot != nil {
+				trip.ParkIn = tap(lot.entries[0], trip.Plate)
+			}
+			trip.Entry = tap(in, "")
 			if trip.Entry.Decision.Open && sleep(ctx, ride) {
 				trip.Exited = true
-				trip.Exit, _ = out.Tap(ctx, trip.Rider.FaceRef, "")
+				trip.Exit = tap(out, "")
 			}
 			if lot != nil && trip.ParkIn.Decision.Open {
-				trip.ParkOut, _ = lot.exits[0].Tap(ctx, trip.Rider.FaceRef, trip.Plate)
+				trip.ParkOut = tap(lot.exits[0], trip.Plate)
 			}
 			mu.Lock()
 			rep.Trips[i] = trip

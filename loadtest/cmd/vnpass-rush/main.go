@@ -134,6 +134,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	fmt.Fprintf(stdout, "\n── Tổng kết / Summary ─────────────────────────────\n")
 	fmt.Fprintf(stdout, "taps %d: opened %d, refused %d, timed out %d, in %s\n", rep.Taps, rep.Opened, rep.Refused, rep.TimedOut, rep.Elapsed.Round(time.Millisecond))
+	if rep.TappedAgain > 0 {
+		fmt.Fprintf(stdout, "%d taps made again after the gate's own failure (its VNeID match or uplink: the machine is loaded)\n", rep.TappedAgain)
+	}
 	fmt.Fprintf(stdout, "decision latency (publish -> decision): p50 %s  p95 %s  p99 %s  max %s\n",
 		rep.Percentile(50).Round(time.Microsecond), rep.Percentile(95).Round(time.Microsecond),
 		rep.Percentile(99).Round(time.Microsecond), rep.Percentile(100).Round(time.Microsecond))
