@@ -176,13 +176,13 @@ var binaries = map[string]struct {
 		Sources: []string{"services/cmd/vnpass-fare"},
 		Routes:  []string{"services/accounthttp"},
 		Required: []string{"VNPASS_PG_URL", "VNPASS_MQTT_URL", "VNPASS_CH_ADDR", "VNPASS_VNEID_ISSUER",
-			"VNPASS_VNEID_JWKS_URL", "VNPASS_API_SECRET", "VNPASS_PSEUDONYM_KEY"},
+			"VNPASS_VNEID_JWKS_URL", "VNPASS_API_SECRET", "VNPASS_PSEUDONYM_KEY", "VNPASS_METRICS_TOKEN"},
 		AddrEnv: "VNPASS_API_ADDR",
 	},
 	"vnpass-fleet": {
 		Sources:  []string{"services/cmd/vnpass-fleet"},
 		Routes:   []string{"services/fleet/fleethttp"},
-		Required: []string{"VNPASS_MQTT_URL", "VNPASS_API_SECRET"},
+		Required: []string{"VNPASS_MQTT_URL", "VNPASS_API_SECRET", "VNPASS_METRICS_TOKEN"},
 		AddrEnv:  "VNPASS_FLEET_ADDR",
 	},
 }

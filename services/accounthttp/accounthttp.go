@@ -34,6 +34,9 @@ type Config struct {
 	Provider string
 	// Metrics writes the Prometheus text exposition.
 	Metrics func(b *strings.Builder)
+	// MetricsToken, when set, is the bearer token /metrics asks for
+	// (authjwt.ScrapeToken); empty leaves it open.
+	MetricsToken string
 	// Ready reports whether the service can take traffic.
 	Ready func(ctx context.Context) error
 	Log   *slog.Logger
@@ -103,7 +106,7 @@ func New(cfg Config) *fiber.App {
 	})
 	h := &handlers{cfg: cfg}
 	app.Get("/healthz", h.health)
-	app.Get("/metrics", h.metrics)
+	app.Get("/metrics", authjwt.ScrapeToken(cfg.MetricsToken), h.metrics)
 	for _, r := range cfg.Public {
 		r(app)
 	}

@@ -20,6 +20,7 @@
 package authjwt
 
 import (
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"strings"
@@ -276,4 +277,23 @@ func Problem(c *fiber.Ctx, status int, kind, detail string) error {
 		"status": status,
 		"detail": detail,
 	}, "application/problem+json")
+}
+
+// ScrapeToken guards an endpoint read by machines (Prometheus' /metrics)
+// with a fixed bearer token: a request without "Authorization: Bearer
+// <token>" gets 401. An empty token lets every request through (a
+// development machine on loopback); services warn when they run so.
+func ScrapeToken(token string) fiber.Handler {
+	want := []byte("Bearer " + token)
+	return func(c *fiber.Ctx) error {
+		if token == "" {
+			return c.Next()
+		}
+		got := []byte(c.Get(fiber.HeaderAuthorization))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="metrics"`)
+			return Problem(c, fiber.StatusUnauthorized, "unauthorized", "This endpoint needs the scrape token (VNPASS_METRICS_TOKEN).")
+		}
+		return c.Next()
+	}
 }

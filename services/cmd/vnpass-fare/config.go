@@ -51,6 +51,10 @@ type Config struct {
 	// ring in force, from one or the other.
 	APISecrets string
 	APIKeys    []authjwt.Key
+	// MetricsToken (VNPASS_METRICS_TOKEN) is the bearer token /metrics asks
+	// for; unset, /metrics is open to whoever reaches the API port (the
+	// service warns at start).
+	MetricsToken string
 	// TapRetentionDays (VNPASS_TAP_RETENTION_DAYS) is how long raw taps are
 	// kept in ClickHouse; older months are dropped daily (journeys and
 	// aggregates stay). 0, the default, keeps everything.
@@ -115,6 +119,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		APIAddr:         getenv("VNPASS_API_ADDR"),
 		APISecret:       getenv("VNPASS_API_SECRET"),
 		APISecrets:      getenv("VNPASS_API_SECRETS"),
+		MetricsToken:    getenv("VNPASS_METRICS_TOKEN"),
 		PseudonymKey:    getenv("VNPASS_PSEUDONYM_KEY"),
 		FareData:        getenv("VNPASS_FARE_DATA"),
 		ParkingData:     getenv("VNPASS_PARKING_DATA"),

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/vnpass/vnpass/internal/testenv"
 	"io"
 	"math"
 	"net/http"
@@ -160,7 +161,11 @@ func (e exposition) value(t *testing.T, series string) float64 {
 
 func (p *platform) scrape() exposition {
 	p.t.Helper()
-	resp, err := http.Get(p.apiURL + "/metrics")
+	req, _ := http.NewRequest("GET", p.apiURL+"/metrics", nil)
+	if tok := p.main.Config.MetricsToken; tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -181,8 +186,26 @@ func (p *platform) scrape() exposition {
 func TestMetricsOperatorsNeed(t *testing.T) {
 	// The exporter runs once at start and then not for an hour: the test
 	// exports by hand.
-	p := startPlatformWith(t, func(c *Config) { c.ExportInterval = time.Hour })
+	p := startPlatformWith(t, func(c *Config) {
+		c.ExportInterval = time.Hour
+		c.MetricsToken = "scrape-" + testenv.Name("")
+	})
 	ctx := context.Background()
+	// The scrape token is asked for: none, or a wrong one, gets 401.
+	for _, auth := range []string{"", "Bearer wrong", "Bearer " + p.main.Config.MetricsToken + "x", p.main.Config.MetricsToken} {
+		req, _ := http.NewRequest("GET", p.apiURL+"/metrics", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("/metrics with Authorization %q: %s, want 401", auth, resp.Status)
+		}
+	}
 	in := p.rawGate("hn2a-lang", "hn2a-lang-in01")
 	out := p.rawGate("hn2a-van-quan", "hn2a-van-quan-out01")
 	const riders = 3

@@ -188,8 +188,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.Disputes, err = disputepg.Open(ctx, cfg.PostgresURL); err != nil {
 		return err
 	}
+	if cfg.MetricsToken == "" {
+		m.Log.Warn("VNPASS_METRICS_TOKEN unset: /metrics is open to whoever reaches the API port")
+	}
 	m.app = accounthttp.New(accounthttp.Config{
-		Accounts: m.Store, Auth: m.Auth, Log: m.Log, Metrics: m.metrics,
+		Accounts: m.Store, Auth: m.Auth, Log: m.Log, Metrics: m.metrics, MetricsToken: cfg.MetricsToken,
 		Ready:  func(ctx context.Context) error { return m.Store.Pool().Ping(ctx) },
 		Passes: fares, PassStore: m.Store, Now: cfg.Now,
 		Audit: m.Store, AuditLog: m.Store, // staff access to personal data (issue 10)

@@ -28,6 +28,9 @@ type Config struct {
 	// signs) is the platform's key ring during a rotation, as the fare
 	// service reads it (SECURITY.md); when set it replaces APISecret.
 	APISecrets string
+	// MetricsToken (VNPASS_METRICS_TOKEN): the bearer token /metrics asks
+	// for; unset, /metrics is open (a warning at start).
+	MetricsToken string
 	// OverdueCheck is how often devices are checked for missed heartbeats,
 	// to log each one that falls silent or comes back
 	// (VNPASS_FLEET_OVERDUE_CHECK, default 10s).
@@ -68,6 +71,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		APIAddr:      getenv("VNPASS_FLEET_ADDR"),
 		APISecret:    getenv("VNPASS_API_SECRET"),
 		APISecrets:   getenv("VNPASS_API_SECRETS"),
+		MetricsToken: getenv("VNPASS_METRICS_TOKEN"),
 		DenyListURL:  getenv("VNPASS_DENY_LIST_URL"),
 
 		RailTicketsURL: getenv("VNPASS_RAIL_TICKETS_URL"),

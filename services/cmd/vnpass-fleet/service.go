@@ -87,6 +87,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	m.app = fleethttp.New(fleethttp.Config{
 		Fleet: m.Fleet, Pusher: m.Watcher, Auth: m.Auth, Now: cfg.Now, Log: m.Log, Metrics: m.metrics,
+		MetricsToken: cfg.MetricsToken,
 		Ready: func() error {
 			if !m.Watcher.Connected() {
 				return errors.New("broker link down")
@@ -94,6 +95,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			return nil
 		},
 	})
+	if cfg.MetricsToken == "" {
+		m.Log.Warn("VNPASS_METRICS_TOKEN unset: /metrics is open to whoever reaches the API port")
+	}
 	if m.ln, err = net.Listen("tcp", cfg.APIAddr); err != nil {
 		return fmt.Errorf("api: %w", err)
 	}

@@ -34,8 +34,11 @@ type Config struct {
 	Ready func() error
 	// Metrics writes the Prometheus text exposition.
 	Metrics func(now time.Time) string
-	Now     func() time.Time
-	Log     *slog.Logger
+	// MetricsToken, when set, is the bearer token /metrics asks for
+	// (authjwt.ScrapeToken); empty leaves it open.
+	MetricsToken string
+	Now          func() time.Time
+	Log          *slog.Logger
 }
 
 // New builds the fiber app.
@@ -63,7 +66,7 @@ func New(cfg Config) *fiber.App {
 	})
 	h := &handlers{cfg: cfg}
 	app.Get("/healthz", h.health)
-	app.Get("/metrics", h.metrics)
+	app.Get("/metrics", authjwt.ScrapeToken(cfg.MetricsToken), h.metrics)
 	v1 := app.Group("/v1", cfg.Auth.Middleware())
 	v1.Get("/devices", h.list)
 	v1.Get("/devices/:site/:device", h.get)

@@ -287,3 +287,27 @@ func TestHealthAndMetrics(t *testing.T) {
 		t.Fatalf("metrics: %d %s", code, b)
 	}
 }
+
+// With a scrape token, /metrics answers only a request that carries it.
+func TestMetricsScrapeToken(t *testing.T) {
+	app := fleethttp.New(fleethttp.Config{
+		Fleet: fleet.New(), Pusher: &pusher{f: fleet.New()}, Now: func() time.Time { return t0 },
+		Metrics:      func(time.Time) string { return "vnpass_fleet_devices 0\n" },
+		MetricsToken: "scrape-secret",
+		Log:          slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	})
+	for auth, want := range map[string]int{"": 401, "Bearer nope": 401, "scrape-secret": 401, "Bearer scrape-secret": 200} {
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := app.Test(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Authorization %q: %d, want %d", auth, resp.StatusCode, want)
+		}
+	}
+}
