@@ -48,6 +48,9 @@ type Journey struct {
 	FareRule   string
 	Fare       decimal.Decimal
 	Outbox     string // as Tap.Outbox
+	// Version grows each time the journey is closed again (a late exit or
+	// entry corrects it) and exported again: analytics keep the latest.
+	Version uint64
 }
 
 // Pseudonymizer turns VNeID subjects into rider keys with a keyed hash: the

@@ -4,7 +4,8 @@
 // station_activities and fare_transactions files, as CSV or Parquet.
 //
 // Ridership is read from ClickHouse (services/ridershipch tables, FINAL so a
-// replayed batch counts once); revenue from the ledger (settlepg.Clearing,
+// replayed batch counts once; journeys as last closed,
+// ridershipch.LatestJourneys); revenue from the ledger (settlepg.Clearing,
 // each day proved against the ledger). Cells with fewer than K distinct
 // riders are suppressed; fare_transactions carry pseudonyms keyed per
 // recipient, never the analytics rider key and never a VNeID subject. See
@@ -18,6 +19,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/vnpass/vnpass/services/ridershipch"
 	"regexp"
 	"sort"
 	"strconv"
@@ -331,12 +333,14 @@ func (e *Exporter) od(ctx context.Context, kind Kind, p plan, w TableWriter, pro
 	if kind == ODHourly {
 		div = 3600
 	}
+	// Each journey once, as last closed (a late exit or entry closes it
+	// again); an erased rider's journeys are counted without a rider.
 	q := fmt.Sprintf(`SELECT entry_site, exit_site, intDiv(toUInt32(exit_at) + %d, %d) AS t,
-		count() AS journeys, uniqExact(rider_key) AS riders, toString(sum(fare)) AS fares
-		FROM %s FINAL
-		WHERE exit_at >= toDateTime(%d) AND exit_at < toDateTime(%d) AND (%s OR %s)
+		count() AS journeys, uniqExactIf(rider_key, rider_key != '') AS riders, toString(sum(fare)) AS fares
+		FROM %s
+		WHERE %s OR %s
 		GROUP BY entry_site, exit_site, t ORDER BY t, entry_site, exit_site`,
-		tzOffset, div, e.tbl("journeys"), p.fromU, p.toU, siteWhere("entry_site", p.city), siteWhere("exit_site", p.city))
+		tzOffset, div, ridershipch.LatestJourneys(e.tbl("journeys"), p.from, p.to), siteWhere("entry_site", p.city), siteWhere("exit_site", p.city))
 	cols := []Column{{"date", false}}
 	if kind == ODHourly {
 		cols = append(cols, Column{"hour", false})

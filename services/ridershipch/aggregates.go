@@ -90,18 +90,17 @@ type JourneyCell struct {
 
 // Journeys returns journeys ended in [from, to) per line, hour, origin and
 // destination, for the lines in f: the OD matrix and revenue both add
-// these up.
+// these up. Each journey counts once, as last closed (LatestJourneys).
 func (s *Sink) Journeys(ctx context.Context, from, to time.Time, networks Filter) ([]JourneyCell, error) {
 	where, args, ok := networks.clause("network_id")
 	if !ok {
 		return nil, nil
 	}
-	rows, err := s.conn.Query(ctx, `SELECT operator_id, network_id, hour, entry_site, exit_site, uniqExactMerge(journeys),
-			toInt64(arraySum(arrayMap(x -> toInt64(tupleElement(x, 2)), groupUniqArrayMerge(fares))))
-		FROM `+s.db+`.journeys_1h WHERE hour >= ? AND hour < ?`+where+`
+	rows, err := s.conn.Query(ctx, `SELECT operator_id, network_id, toDateTime(intDiv(toUInt32(exit_at), 3600) * 3600) AS hour,
+			entry_site, exit_site, count(), toInt64(sum(fare))
+		FROM `+LatestJourneys(s.db+".journeys", from, to)+` WHERE 1 = 1`+where+`
 		GROUP BY operator_id, network_id, hour, entry_site, exit_site
-		ORDER BY operator_id, network_id, hour, entry_site, exit_site`,
-		append([]any{from.UTC(), to.UTC()}, args...)...)
+		ORDER BY operator_id, network_id, hour, entry_site, exit_site`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("ridershipch: journeys: %w", err)
 	}
@@ -165,4 +164,30 @@ func (s *Sink) ParkingFlow(ctx context.Context, from, to time.Time, lots Filter)
 		}
 	}
 	return out, rows.Err()
+}
+
+// ReclosedWithin bounds how far a journey's exit time moves when it is
+// closed again: a journey closed for a missing exit is corrected by its
+// real exit, which a gate may hold offline for up to 7 days, plus the
+// longest journey.
+const ReclosedWithin = 8 * 24 * time.Hour
+
+// LatestJourneys is a subquery, for a FROM clause, of the journeys in
+// table (db.journeys) that ended in [from, to) as they were last closed:
+// one row per journey, the columns of the journeys table but version, each
+// from its row of the highest version. A journey closed again (a late exit
+// moves its exit time, a late entry changes its fare) is exported again,
+// and the two rows may not share a sorting key, so FINAL does not collapse
+// them; reading every version within ReclosedWithin of the period and
+// keeping the latest does, exactly.
+func LatestJourneys(table string, from, to time.Time) string {
+	lo, hi := from.Add(-ReclosedWithin).Unix(), to.Add(ReclosedWithin).Unix()
+	return fmt.Sprintf(`(SELECT journey_id, rk AS rider_key, nw AS network_id, op AS operator_id, es AS entry_site,
+		xs AS exit_site, ea AS entry_at, xa AS exit_at, st AS status, ca AS category, fr AS fare_rule, fa AS fare
+	FROM (SELECT journey_id, argMax(rider_key, version) AS rk, argMax(network_id, version) AS nw,
+			argMax(operator_id, version) AS op, argMax(entry_site, version) AS es, argMax(exit_site, version) AS xs,
+			argMax(entry_at, version) AS ea, argMax(exit_at, version) AS xa, argMax(status, version) AS st,
+			argMax(category, version) AS ca, argMax(fare_rule, version) AS fr, argMax(fare, version) AS fa
+		FROM %s WHERE exit_at >= toDateTime(%d) AND exit_at < toDateTime(%d) GROUP BY journey_id)
+	WHERE xa >= toDateTime(%d) AND xa < toDateTime(%d))`, table, lo, hi, from.Unix(), to.Unix())
 }

@@ -11,21 +11,29 @@ import (
 // it is written into the statement, 18.16 having no query parameters.
 var riderKeyRE = regexp.MustCompile(`^[A-Za-z0-9_-]{8,128}$`)
 
-// erasableTables hold a rider key per row. The aggregates (station
-// activity, journeys per hour, parking flow) hold counts of event, journey
-// and session ids, never a rider key: they keep their counts.
-var erasableTables = []string{"taps", "journeys", "parking_sessions"}
+// erasableTables hold a rider key per row, and what erasure empties in
+// them: the rows stay, anonymous, so that ridership counts, the OD matrix
+// and revenue read from them do not change when a rider is erased (the
+// aggregates, station activity and parking flow, hold ids, never a rider
+// key).
+var erasableTables = []struct{ name, set string }{
+	{"taps", "rider_key = ''"},
+	{"journeys", "rider_key = ''"},
+	{"parking_sessions", "rider_key = '', plate_key = ''"},
+}
 
-// EraseRider deletes every row of the rider whose pseudonymous key is key
-// (erasure on request) and waits, up to wait, for the deletions to be done:
-// ALTER TABLE … DELETE is a mutation that ClickHouse (18.16 as today's)
-// applies in the background, part by part. On a cluster it runs on every
-// shard's local tables. Deleting twice deletes nothing more.
+// EraseRider removes the pseudonymous key (and a parked vehicle's plate
+// key) from every row of the rider whose key is key (erasure on request)
+// and waits, up to wait, for that to be done: ALTER TABLE … UPDATE is a
+// mutation that ClickHouse (18.16 as today's) applies in the background,
+// part by part. On a cluster it runs on every shard's local tables.
+// Erasing twice changes nothing more.
 func (s *Sink) EraseRider(ctx context.Context, key string, wait time.Duration) error {
 	if !riderKeyRE.MatchString(key) {
 		return fmt.Errorf("ridershipch: erase: not a rider key")
 	}
-	for _, t := range erasableTables {
+	for _, et := range erasableTables {
+		t := et.name
 		name, on := s.db+"."+t, ""
 		if s.cluster != "" {
 			name, on = s.db+"."+t+"_local", " ON CLUSTER '"+s.cluster+"'"
@@ -37,7 +45,7 @@ func (s *Sink) EraseRider(ctx context.Context, key string, wait time.Duration) e
 		if !exists { // parking not set up (EnsureParking)
 			continue
 		}
-		if err := s.conn.Exec(ctx, "ALTER TABLE "+name+on+" DELETE WHERE rider_key = '"+key+"'"); err != nil {
+		if err := s.conn.Exec(ctx, "ALTER TABLE "+name+on+" UPDATE "+et.set+" WHERE rider_key = '"+key+"'"); err != nil {
 			return fmt.Errorf("ridershipch: erase from %s: %w", t, err)
 		}
 	}

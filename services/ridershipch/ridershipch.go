@@ -14,6 +14,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -108,6 +109,47 @@ func (s *Sink) migrate(ctx context.Context) error {
 			return fmt.Errorf("ridershipch: schema: %w", err)
 		}
 	}
+	return s.upgrade(ctx)
+}
+
+// upgrade brings a database made by an older version up to the tables'
+// definitions: tables no longer made are dropped, columns added since are
+// added (on a cluster to every shard's local table and the Distributed one).
+func (s *Sink) upgrade(ctx context.Context) error {
+	on := ""
+	if s.cluster != "" {
+		on = " ON CLUSTER '" + s.cluster + "'"
+	}
+	for _, t := range droppedTables {
+		names := []string{t}
+		if s.cluster != "" && !strings.HasSuffix(t, "_mv") {
+			names = append(names, t+"_local")
+		}
+		for _, n := range names {
+			if err := s.conn.Exec(ctx, "DROP TABLE IF EXISTS "+s.db+"."+n+on); err != nil {
+				return fmt.Errorf("ridershipch: drop %s: %w", n, err)
+			}
+		}
+	}
+	for _, a := range addedColumns {
+		tables := []string{a.table}
+		if s.cluster != "" {
+			tables = []string{a.table + "_local", a.table}
+		}
+		for _, t := range tables {
+			var n uint64
+			if err := s.conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?",
+				s.db, t, a.col.name).Scan(&n); err != nil {
+				return fmt.Errorf("ridershipch: columns of %s: %w", t, err)
+			}
+			if n > 0 {
+				continue
+			}
+			if err := s.conn.Exec(ctx, "ALTER TABLE "+s.db+"."+t+on+" ADD COLUMN "+a.col.name+" "+a.col.typ); err != nil {
+				return fmt.Errorf("ridershipch: add %s.%s: %w", t, a.col.name, err)
+			}
+		}
+	}
 	return nil
 }
 
@@ -140,13 +182,13 @@ func (s *Sink) WriteTaps(ctx context.Context, taps []ridership.Tap) error {
 
 // WriteJourneys inserts journeys as one native batch.
 func (s *Sink) WriteJourneys(ctx context.Context, js []ridership.Journey) error {
-	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+".journeys (journey_id, rider_key, network_id, operator_id, entry_site, exit_site, entry_at, exit_at, status, category, fare_rule, fare)")
+	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+".journeys (journey_id, rider_key, network_id, operator_id, entry_site, exit_site, entry_at, exit_at, status, category, fare_rule, fare, version)")
 	if err != nil {
 		return fmt.Errorf("ridershipch: prepare journeys: %w", err)
 	}
 	for _, j := range js {
 		if err := b.Append(uint64(j.ID), j.RiderKey, j.NetworkID, j.OperatorID, j.EntrySite, j.ExitSite,
-			j.EntryAt.UTC(), j.ExitAt.UTC(), j.Status, j.Category, j.FareRule, j.Fare); err != nil {
+			j.EntryAt.UTC(), j.ExitAt.UTC(), j.Status, j.Category, j.FareRule, j.Fare, j.Version); err != nil {
 			b.Abort()
 			return fmt.Errorf("ridershipch: append journey %d: %w", j.ID, err)
 		}
@@ -169,7 +211,7 @@ func (s *Sink) Count(ctx context.Context) (Counts, error) {
 	if err := s.conn.QueryRow(ctx, "SELECT count(), uniqExact(event_id) FROM "+s.db+".taps FINAL").Scan(&c.Taps, &c.DistinctTaps); err != nil {
 		return c, fmt.Errorf("ridershipch: count taps: %w", err)
 	}
-	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.db+".journeys FINAL").Scan(&c.Journeys); err != nil {
+	if err := s.conn.QueryRow(ctx, "SELECT uniqExact(journey_id) FROM "+s.db+".journeys").Scan(&c.Journeys); err != nil {
 		return c, fmt.Errorf("ridershipch: count journeys: %w", err)
 	}
 	return c, nil

@@ -94,8 +94,15 @@ var (
 			{"category", "String"},
 			{"fare_rule", "String"},
 			{"fare", "Decimal(18, 0)"},
+			// version orders the exports of one journey: a journey closed
+			// again (a late exit or entry corrects it) is exported again with
+			// a higher version, and its exit time, hence its sorting key,
+			// may have changed, so FINAL alone does not collapse the two.
+			// Queries take each journey's latest row (latestJourneys).
+			{"version", "UInt64"},
 		},
 		engine:    replacing,
+		version:   "version",
 		partition: "toYYYYMM(exit_at)",
 		orderBy:   "(network_id, exit_at, journey_id)",
 		shardKey:  "cityHash64(journey_id)",
@@ -152,32 +159,6 @@ var (
 GROUP BY site, slot, kind`,
 		},
 	}
-	// Journeys per origin, destination and hour (the hour the journey
-	// ended, when it was priced), with their fares: the OD matrix and
-	// revenue per operator and line both read it.
-	journeys1hTable = table{
-		name: "journeys_1h",
-		columns: []column{
-			{"operator_id", "String"},
-			{"network_id", "String"},
-			{"hour", "DateTime"},
-			{"entry_site", "String"},
-			{"exit_site", "String"},
-			{"journeys", "AggregateFunction(uniqExact, UInt64)"},
-			{"fares", "AggregateFunction(groupUniqArray, Tuple(UInt64, Decimal(18, 0)))"},
-		},
-		engine:    aggregating,
-		partition: "toYYYYMM(hour)",
-		orderBy:   "(operator_id, network_id, hour, entry_site, exit_site)",
-		shardKey:  "cityHash64(operator_id, network_id, hour, entry_site, exit_site)",
-		view: &view{
-			selectList: `operator_id, network_id, toDateTime(intDiv(toUInt32(exit_at), 3600) * 3600) AS hour, entry_site, exit_site,
-    uniqExactState(journey_id) AS journeys, groupUniqArrayState((journey_id, fare)) AS fares`,
-			source: "journeys",
-			rest: `
-GROUP BY operator_id, network_id, hour, entry_site, exit_site`,
-		},
-	}
 	// Vehicles in and out of each lot per hour, from closed sessions (a
 	// session is exported when it closes): each session counts once in its
 	// entry hour and once in its exit hour.
@@ -211,7 +192,20 @@ GROUP BY operator_id, lot, hour, dir`,
 // The two groups Open and EnsureParking create, in creation order (a view
 // after its source and target).
 var (
-	coreTables    = []table{tapsTable, journeysTable, stationActivityTable, journeys1hTable}
+	coreTables = []table{tapsTable, journeysTable, stationActivityTable}
+	// Columns added after their table was first created: migrate adds
+	// them to a database made before (18.16 has no ADD COLUMN IF NOT
+	// EXISTS). A column is added at the end, where its definition is.
+	addedColumns = []struct {
+		table string
+		col   column
+	}{{"journeys", column{"version", "UInt64"}}}
+	// Tables no longer made, dropped from a database made before:
+	// journeys_1h held (journey, fare) sets per hour, origin and
+	// destination, which a journey closed again (a late exit moves its
+	// hour, a late entry its fare) entered twice; the journeys are read
+	// from the raw table, latest version each (latestJourneys).
+	droppedTables = []string{"journeys_1h_mv", "journeys_1h"}
 	parkingTables = []table{parkingTable, parkingFlowTable}
 )
 

@@ -142,6 +142,11 @@ func (s *Store) PendingJourneys(ctx context.Context, limit int, pseudonym func(s
 			j.ExitAt = *exitAt
 		}
 		j.Fare, j.RiderKey, j.Outbox = fare, pseudonym(subject), txid+"/"+strconv.FormatInt(j.ID, 10)
+		// The transaction that last closed the journey: a later close is
+		// a later version of it in ClickHouse.
+		if j.Version, err = strconv.ParseUint(txid, 10, 64); err != nil {
+			return nil, fmt.Errorf("settlepg: pending journeys: export_txid %q: %w", txid, err)
+		}
 		out = append(out, j)
 	}
 	return out, rows.Err()

@@ -110,7 +110,7 @@ func readCH(ctx context.Context, sink *ridershipch.Sink, db string) (chBooks, er
 		return c, err
 	}
 	var f float64
-	if err := sink.Conn().QueryRow(ctx, "SELECT toFloat64(sum(fare)) FROM "+db+".journeys FINAL").Scan(&f); err != nil {
+	if err := sink.Conn().QueryRow(ctx, "SELECT toFloat64(sum(fare)) FROM (SELECT argMax(fare, version) AS fare FROM "+db+".journeys GROUP BY journey_id)").Scan(&f); err != nil {
 		return c, fmt.Errorf("ClickHouse fares: %w", err)
 	}
 	c.fares = decimal.NewFromFloat(f).Round(0)

@@ -33,8 +33,9 @@ CREATE TABLE IF NOT EXISTS vnpass.journeys_local ON CLUSTER '{cluster}' (
     status String,
     category String,
     fare_rule String,
-    fare Decimal(18, 0)
-) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/vnpass/journeys_local', '{replica}')
+    fare Decimal(18, 0),
+    version UInt64
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/vnpass/journeys_local', '{replica}', version)
 PARTITION BY toYYYYMM(exit_at)
 ORDER BY (network_id, exit_at, journey_id);
 
@@ -51,24 +52,6 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS vnpass.station_activity_15m_mv ON CLUSTER
 SELECT site, toDateTime(intDiv(toUInt32(captured_at), 900) * 900) AS slot, kind, uniqExactState(event_id) AS taps
 FROM vnpass.taps_local WHERE open = 1 AND kind IN ('metro_entry', 'metro_exit')
 GROUP BY site, slot, kind;
-
-CREATE TABLE IF NOT EXISTS vnpass.journeys_1h_local ON CLUSTER '{cluster}' (
-    operator_id String,
-    network_id String,
-    hour DateTime,
-    entry_site String,
-    exit_site String,
-    journeys AggregateFunction(uniqExact, UInt64),
-    fares AggregateFunction(groupUniqArray, Tuple(UInt64, Decimal(18, 0)))
-) ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/vnpass/journeys_1h_local', '{replica}')
-PARTITION BY toYYYYMM(hour)
-ORDER BY (operator_id, network_id, hour, entry_site, exit_site);
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS vnpass.journeys_1h_mv ON CLUSTER '{cluster}' TO vnpass.journeys_1h_local AS
-SELECT operator_id, network_id, toDateTime(intDiv(toUInt32(exit_at), 3600) * 3600) AS hour, entry_site, exit_site,
-    uniqExactState(journey_id) AS journeys, groupUniqArrayState((journey_id, fare)) AS fares
-FROM vnpass.journeys_local
-GROUP BY operator_id, network_id, hour, entry_site, exit_site;
 
 CREATE TABLE IF NOT EXISTS vnpass.parking_sessions_local ON CLUSTER '{cluster}' (
     session_id UInt64,
@@ -135,7 +118,8 @@ CREATE TABLE IF NOT EXISTS vnpass.journeys ON CLUSTER '{cluster}' (
     status String,
     category String,
     fare_rule String,
-    fare Decimal(18, 0)
+    fare Decimal(18, 0),
+    version UInt64
 ) ENGINE = Distributed('{cluster}', 'vnpass', 'journeys_local', cityHash64(journey_id));
 
 CREATE TABLE IF NOT EXISTS vnpass.station_activity_15m ON CLUSTER '{cluster}' (
@@ -144,16 +128,6 @@ CREATE TABLE IF NOT EXISTS vnpass.station_activity_15m ON CLUSTER '{cluster}' (
     kind String,
     taps AggregateFunction(uniqExact, String)
 ) ENGINE = Distributed('{cluster}', 'vnpass', 'station_activity_15m_local', cityHash64(site, slot, kind));
-
-CREATE TABLE IF NOT EXISTS vnpass.journeys_1h ON CLUSTER '{cluster}' (
-    operator_id String,
-    network_id String,
-    hour DateTime,
-    entry_site String,
-    exit_site String,
-    journeys AggregateFunction(uniqExact, UInt64),
-    fares AggregateFunction(groupUniqArray, Tuple(UInt64, Decimal(18, 0)))
-) ENGINE = Distributed('{cluster}', 'vnpass', 'journeys_1h_local', cityHash64(operator_id, network_id, hour, entry_site, exit_site));
 
 CREATE TABLE IF NOT EXISTS vnpass.parking_sessions ON CLUSTER '{cluster}' (
     session_id UInt64,

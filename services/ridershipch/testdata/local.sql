@@ -30,8 +30,9 @@ CREATE TABLE IF NOT EXISTS vnpass.journeys (
     status String,
     category String,
     fare_rule String,
-    fare Decimal(18, 0)
-) ENGINE = ReplacingMergeTree()
+    fare Decimal(18, 0),
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(exit_at)
 ORDER BY (network_id, exit_at, journey_id);
 
@@ -48,24 +49,6 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS vnpass.station_activity_15m_mv TO vnpass.
 SELECT site, toDateTime(intDiv(toUInt32(captured_at), 900) * 900) AS slot, kind, uniqExactState(event_id) AS taps
 FROM vnpass.taps WHERE open = 1 AND kind IN ('metro_entry', 'metro_exit')
 GROUP BY site, slot, kind;
-
-CREATE TABLE IF NOT EXISTS vnpass.journeys_1h (
-    operator_id String,
-    network_id String,
-    hour DateTime,
-    entry_site String,
-    exit_site String,
-    journeys AggregateFunction(uniqExact, UInt64),
-    fares AggregateFunction(groupUniqArray, Tuple(UInt64, Decimal(18, 0)))
-) ENGINE = AggregatingMergeTree()
-PARTITION BY toYYYYMM(hour)
-ORDER BY (operator_id, network_id, hour, entry_site, exit_site);
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS vnpass.journeys_1h_mv TO vnpass.journeys_1h AS
-SELECT operator_id, network_id, toDateTime(intDiv(toUInt32(exit_at), 3600) * 3600) AS hour, entry_site, exit_site,
-    uniqExactState(journey_id) AS journeys, groupUniqArrayState((journey_id, fare)) AS fares
-FROM vnpass.journeys
-GROUP BY operator_id, network_id, hour, entry_site, exit_site;
 
 CREATE TABLE IF NOT EXISTS vnpass.parking_sessions (
     session_id UInt64,
