@@ -23,6 +23,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -296,4 +297,18 @@ func ScrapeToken(token string) fiber.Handler {
 		}
 		return c.Next()
 	}
+}
+
+// Loopback says whether a listen address ("host:port") is reachable only
+// from this machine.
+func Loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

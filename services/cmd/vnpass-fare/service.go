@@ -188,8 +188,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.Disputes, err = disputepg.Open(ctx, cfg.PostgresURL); err != nil {
 		return err
 	}
-	if cfg.MetricsToken == "" {
-		m.Log.Warn("VNPASS_METRICS_TOKEN unset: /metrics is open to whoever reaches the API port")
+	if cfg.MetricsToken == "" && !authjwt.Loopback(cfg.APIAddr) {
+		m.Log.Warn("VNPASS_METRICS_TOKEN unset: /metrics is open to whoever reaches the API port", "addr", cfg.APIAddr)
 	}
 	m.app = accounthttp.New(accounthttp.Config{
 		Accounts: m.Store, Auth: m.Auth, Log: m.Log, Metrics: m.metrics, MetricsToken: cfg.MetricsToken,

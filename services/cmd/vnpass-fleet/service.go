@@ -95,8 +95,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			return nil
 		},
 	})
-	if cfg.MetricsToken == "" {
-		m.Log.Warn("VNPASS_METRICS_TOKEN unset: /metrics is open to whoever reaches the API port")
+	if cfg.MetricsToken == "" && !authjwt.Loopback(cfg.APIAddr) {
+		m.Log.Warn("VNPASS_METRICS_TOKEN unset: /metrics is open to whoever reaches the API port", "addr", cfg.APIAddr)
 	}
 	if m.ln, err = net.Listen("tcp", cfg.APIAddr); err != nil {
 		return fmt.Errorf("api: %w", err)
