@@ -37,8 +37,8 @@ func (p *Processor) decide(t proto.Tap, r *Rider, stop fare.Stop, category strin
 
 // entry opens a journey, or refuses: pass-back, suspended account, a
 // balance below the cheapest fare. A retap at the same station opens on
-// the journey already open; a journey open past MaxJourney is first closed
-// at the maximum fare.
+// the journey already open; a journey open past PassBackWindow is first
+// closed at the maximum fare for its missing exit.
 func (p *Processor) entry(t proto.Tap, r *Rider, stop fare.Stop, category string, now time.Time, balance decimal.Decimal) (Effect, error) {
 	var eff Effect
 	if r.Status == AccountSuspended {
@@ -54,6 +54,7 @@ func (p *Processor) entry(t proto.Tap, r *Rider, stop fare.Stop, category string
 		})
 		return eff, nil
 	}
+	text := proto.ReasonOK.Display()
 	if o := r.Open; o != nil {
 		if o.EntrySite == t.Site && now.Sub(o.EntryAt) < p.cfg.RetapWindow {
 			// The rider is trying again at the gate they just entered
@@ -62,18 +63,31 @@ func (p *Processor) entry(t proto.Tap, r *Rider, stop fare.Stop, category string
 			eff.Decision = p.decision(t, proto.ReasonOK, nil, &balance, proto.ReasonOK.Display())
 			return eff, nil
 		}
-		if now.Sub(o.EntryAt) < p.cfg.MaxJourney {
+		if now.Sub(o.EntryAt) < p.cfg.PassBackWindow {
 			return p.refusal(proto.ReasonPassBack, t, &balance), nil
 		}
-		// The rider never tapped out of the old journey: close it at the
-		// maximum fare so that this entry can open a new one.
-		charges, err := p.closeIncomplete(o, r.Passes, "", "", o.EntryAt.Add(p.cfg.MaxJourney), RuleMissingExit)
+		// The rider is outside, so the old journey ended without an exit
+		// tap we have: close it at the maximum fare so that this entry can
+		// open a new one. Its exit, if a gate still holds it, corrects it
+		// (lateExit). The exit time is unknown; it was before now and
+		// within MaxJourney of the entry: the earlier of the two.
+		end := o.EntryAt.Add(p.cfg.MaxJourney)
+		if end.After(now) {
+			end = now
+		}
+		charges, err := p.closeIncomplete(o, r.Passes, "", "", end, RuleMissingExit)
 		if err != nil {
 			return Effect{}, err
 		}
 		eff.Close = append(eff.Close, o)
 		eff.Charges = append(eff.Charges, charges...)
 		balance = balance.Sub(o.Fare)
+		if o.Fare.IsPositive() {
+			text = proto.Display{
+				VI: "Chuyến trước thiếu lượt ra: thu giá tối đa " + money.Format(o.Fare),
+				EN: "Last journey had no exit tap: maximum fare " + money.Format(o.Fare),
+			}
+		}
 	}
 	// A post-paid rider pays after travel: no balance needed to enter.
 	if min := p.cfg.Fares.MinFareFor(stop.NetworkID, category); r.Funding != FundingPostpaid && balance.LessThan(min) {
@@ -87,7 +101,7 @@ func (p *Processor) entry(t proto.Tap, r *Rider, stop fare.Stop, category string
 		Category: category, Status: JourneyOpen,
 	}
 	eff.Open, eff.Journey = j, j
-	eff.Decision = p.decision(t, proto.ReasonOK, nil, &balance, proto.ReasonOK.Display())
+	eff.Decision = p.decision(t, proto.ReasonOK, nil, &balance, text)
 	return eff, nil
 }
 
@@ -108,8 +122,13 @@ func (p *Processor) exit(t proto.Tap, r *Rider, stop fare.Stop, category string,
 		})
 		return eff, nil
 	}
-	if l := r.Last; o == nil && l != nil && l.Status == JourneyIncomplete && l.FareRule == RuleMissingExit &&
-		l.NetworkID == stop.NetworkID && now.Sub(l.EntryAt) < p.cfg.LateExitWindow {
+	// The exit of a journey closed for a missing exit: none open, or the
+	// one open now entered after this exit was captured (an offline gate
+	// forwarded the exit after the rider's next entry had closed the
+	// journey).
+	if l := r.Last; (o == nil || now.Before(o.EntryAt)) && l != nil && l.Status == JourneyIncomplete &&
+		l.FareRule == RuleMissingExit && l.NetworkID == stop.NetworkID && !now.Before(l.EntryAt) &&
+		now.Sub(l.EntryAt) < p.cfg.LateExitWindow {
 		return p.lateExit(t, r, l, now, balance)
 	}
 	switch {

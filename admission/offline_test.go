@@ -363,3 +363,56 @@ func TestOfflineTapTooOldToSettle(t *testing.T) {
 	const recent = 6 * 24 * time.Hour
 	want(t, "6-day-old offline entry", r.do(proto.KindMetroEntry, catLinh, "vn_old", recent, opened(r.now.Add(-recent))), proto.ReasonOK)
 }
+
+// A rider whose exit an offline gate still holds enters again at another
+// station. Within PassBackWindow of the entry that is pass-back; after it
+// the rider is plainly outside: the open journey is closed at the maximum
+// fare for a missing exit (the gate says so) and the new one opens, instead
+// of the rider being turned away until MaxJourney. When the held exit
+// arrives it corrects the first journey (the fare difference refunded) and
+// leaves the new journey open.
+func TestEntryElsewhereWhileTheExitIsHeldOffline(t *testing.T) {
+	r := newRig(t)
+	r.store.fund("vn_held", 100000)
+	stop, _ := r.fares.Stop(catLinh)
+	max := r.fares.MaxFare(stop.NetworkID).IntPart()
+	want(t, "entry", r.do(proto.KindMetroEntry, catLinh, "vn_held", 0, nil), proto.ReasonOK)
+	r.now = r.now.Add(time.Minute)
+	want(t, "another station a minute later", r.do(proto.KindMetroEntry, yen, "vn_held", 0, nil), proto.ReasonPassBack)
+
+	// 20 minutes after the entry the rider left at Hà Đông through a gate
+	// that was offline, and 10 minutes later enters at Yên Nghĩa.
+	r.now = r.now.Add(29 * time.Minute)
+	d := r.do(proto.KindMetroEntry, yen, "vn_held", 0, nil)
+	want(t, "entry elsewhere half an hour later", d, proto.ReasonOK)
+	if got := r.balance("vn_held"); got != 100000-max || !strings.Contains(d.Display.EN, "no exit tap: maximum fare") {
+		t.Fatalf("balance %d (want %d), display %q", got, 100000-max, d.Display.EN)
+	}
+	if o := r.store.riders["vn_held"].Open; o == nil || o.EntrySite != yen {
+		t.Fatalf("the new journey is not open: %+v", o)
+	}
+	if l := r.store.riders["vn_held"].Last; l == nil || l.FareRule != admission.RuleMissingExit || !l.ExitAt.Equal(r.now) {
+		t.Fatalf("the first journey: %+v, want closed for its missing exit at the new entry", l)
+	}
+
+	// The held exit arrives: captured 10 minutes before the new entry.
+	d = r.do(proto.KindMetroExit, haDong, "vn_held", 10*time.Minute, opened(r.now.Add(-10*time.Minute)))
+	want(t, "the held exit", d, proto.ReasonOK)
+	q, _ := r.fares.Price(catLinh, haDong)
+	if got := r.balance("vn_held"); got != 100000-q.Amount.IntPart() {
+		t.Errorf("balance %d after the held exit, want %d (the real fare only)", got, 100000-q.Amount.IntPart())
+	}
+	if o := r.store.riders["vn_held"].Open; o == nil || o.EntrySite != yen {
+		t.Errorf("the held exit disturbed the open journey: %+v", o)
+	}
+	if l := r.store.riders["vn_held"].Last; l == nil || l.ExitSite != haDong || l.Fare.IntPart() != q.Amount.IntPart() {
+		t.Errorf("the first journey after its exit: %+v", l)
+	}
+	// The new journey ends normally.
+	r.now = r.now.Add(15 * time.Minute)
+	want(t, "exit of the new journey", r.do(proto.KindMetroExit, haDong, "vn_held", 0, nil), proto.ReasonOK)
+	q2, _ := r.fares.Price(yen, haDong)
+	if got := r.balance("vn_held"); got != 100000-q.Amount.IntPart()-q2.Amount.IntPart() {
+		t.Errorf("balance %d after both journeys, want %d", got, 100000-q.Amount.IntPart()-q2.Amount.IntPart())
+	}
+}

@@ -50,10 +50,21 @@ type Config struct {
 	// journey is priced again and the difference refunded, instead of the
 	// exit being charged as a second journey. Default 24 hours.
 	LateExitWindow time.Duration
-	// MaxJourney is how long a journey may stay open. An entry after that
-	// closes the old journey at the maximum fare (a missed tap-out) instead
-	// of refusing the rider as a pass-back. Default 4 hours.
+	// MaxJourney is how long a journey may stay open: the sweep closes it
+	// at the maximum fare after that. Default 4 hours.
 	MaxJourney time.Duration
+	// PassBackWindow is how soon after a journey's entry an entry at
+	// another station is refused as pass-back: too soon to have ridden,
+	// left and come back in, so the same face twice is not one rider's
+	// journey. Past it, the rider is plainly outside: the open journey
+	// ended without an exit tap the cloud has (a gate let the rider out
+	// uncharged, or its exit is still queued at an offline gate); it is
+	// closed at the maximum fare for a missing exit and the new one opens,
+	// and the exit, if it turns up, corrects it (lateExit). Refusing every
+	// entry while a journey was open, as before, turned riders away at
+	// station after station for up to MaxJourney (796 of them in the
+	// five-minute gate outage drill). Default 5 minutes.
+	PassBackWindow time.Duration
 	// MaxOfflineAge is how old a tap decided offline may be when it
 	// arrives and still be settled (default 7 days). Assertion ids must be
 	// kept at least this long after they expire (PurgeAssertionUses).
@@ -113,6 +124,9 @@ func New(cfg Config) (*Processor, error) {
 	}
 	if cfg.MaxJourney <= 0 {
 		cfg.MaxJourney = 4 * time.Hour
+	}
+	if cfg.PassBackWindow <= 0 {
+		cfg.PassBackWindow = 5 * time.Minute
 	}
 	if cfg.MaxOfflineAge <= 0 {
 		cfg.MaxOfflineAge = 7 * 24 * time.Hour

@@ -754,3 +754,30 @@ func TestMinimumTimeBetweenTaps(t *testing.T) {
 		t.Errorf("balance %s", got)
 	}
 }
+
+// An entry at another station past the pass-back window closes the open
+// journey at the maximum fare for its missing exit and opens the new one,
+// in one transaction (the one open journey a rider may have moves).
+func TestEntryElsewhereClosesTheOpenJourney(t *testing.T) {
+	f := newFixture(t)
+	f.topUp("vn_out", 100000)
+	want(t, f.do(proto.KindMetroEntry, catLinh, "vn_out"), proto.ReasonOK)
+	f.now = f.now.Add(30 * time.Minute)
+	d := f.do(proto.KindMetroEntry, laThanh, "vn_out")
+	want(t, d, proto.ReasonOK)
+	stop, _ := f.fares.Stop(catLinh)
+	max := f.fares.MaxFare(stop.NetworkID)
+	if got := f.balance("vn_out"); !got.Equal(money.Dong(100000).Sub(max)) || !strings.Contains(d.Display.VI, "thiếu lượt ra") {
+		t.Errorf("balance %s, display %q; want the maximum fare %s charged and said", got, d.Display.VI, max)
+	}
+	var open, missing int
+	if err := f.store.Pool().QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE status = 'open' AND entry_site = $2),
+		count(*) FILTER (WHERE status = 'incomplete' AND fare_rule = $3 AND entry_site = $4)
+		FROM journeys WHERE subject = $1`, "vn_out", laThanh, admission.RuleMissingExit, catLinh).Scan(&open, &missing); err != nil {
+		t.Fatal(err)
+	}
+	if open != 1 || missing != 1 {
+		t.Errorf("%d journeys open at La Thành, %d closed for a missing exit; want 1 and 1", open, missing)
+	}
+	f.checkBooks()
+}

@@ -45,6 +45,11 @@ type Config struct {
 	PseudonymKey   string        // VNPASS_PSEUDONYM_KEY, at least 32 bytes
 	FareData       string        // VNPASS_FARE_DATA: a GTFS folder; default the shipped data
 	MaxJourney     time.Duration // VNPASS_MAX_JOURNEY, default 4h: longer is a missing exit
+	// PassBackWindow (VNPASS_PASS_BACK_WINDOW, default 5m): an entry at
+	// another station this soon after a journey's entry is refused as
+	// pass-back; later, the open journey is closed for its missing exit
+	// (admission.Config.PassBackWindow).
+	PassBackWindow time.Duration
 	// APISecrets (VNPASS_API_SECRETS, "kid1:secret1,kid0:secret0") is the
 	// API token keyring when keys are rotated: the first key signs, all
 	// verify (authjwt.NewKeyring). Set, it replaces APISecret; APIKeys is the
@@ -170,6 +175,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("config: VNPASS_MAX_JOURNEY %q: want a duration from 10m to 48h", d)
 		}
 		c.MaxJourney = v
+	}
+	if d := getenv("VNPASS_PASS_BACK_WINDOW"); d != "" {
+		v, err := time.ParseDuration(d)
+		if err != nil || v < time.Minute || v > time.Hour {
+			return c, fmt.Errorf("config: VNPASS_PASS_BACK_WINDOW %q: want a duration from 1m to 1h", d)
+		}
+		c.PassBackWindow = v
 	}
 	if v := getenv("VNPASS_TAP_RETENTION_DAYS"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -109,7 +109,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	})
 	m.Proc, err = admission.New(admission.Config{
 		Verifier: verifier, Fares: fares, Store: m.Store, Topics: cfg.Topics, Now: cfg.Now, MaxJourney: cfg.MaxJourney,
-		MaxTapAge: cfg.DecisionTimeout, MinTapInterval: cfg.MinTapInterval, DebtLimit: decimal.NewFromInt(cfg.DebtLimit),
+		PassBackWindow: cfg.PassBackWindow,
+		MaxTapAge:      cfg.DecisionTimeout, MinTapInterval: cfg.MinTapInterval, DebtLimit: decimal.NewFromInt(cfg.DebtLimit),
 	})
 	if err != nil {
 		return err
