@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,7 +42,14 @@ const (
 	// RoleCommittee is a People's Committee downloading its city's exports
 	// (Claims.City names the city).
 	RoleCommittee Role = "committee"
+	// RoleService is another vnpass service calling this one (vnpass-fleet
+	// reading the deny list and a station's rail tickets): good for
+	// ServicePaths only, denied everywhere else.
+	RoleService Role = "service"
 )
+
+// ServicePaths are the only paths a service token may call (GET).
+var ServicePaths = []string{"/v1/deny-list", "/v1/rail/tickets"}
 
 // Claims of a platform token.
 type Claims struct {
@@ -224,7 +232,7 @@ func (is *Issuer) Parse(token string) (Claims, error) {
 		return Claims{}, fmt.Errorf("authjwt: token life over %s", MaxTokenLife)
 	}
 	switch c.Role {
-	case RoleAdmin, RoleOperator, RoleRider:
+	case RoleAdmin, RoleOperator, RoleRider, RoleService:
 	case RoleCommittee:
 		if c.City == "" {
 			return Claims{}, errors.New("a committee token needs a city")
@@ -257,6 +265,9 @@ func (is *Issuer) Middleware() fiber.Handler {
 		// exports only, denied everywhere else by default.
 		if claims.Role == RoleCommittee && !strings.HasPrefix(c.Path(), CommitteePaths) {
 			return Problem(c, fiber.StatusForbidden, "forbidden", "A committee token may only download exports.")
+		}
+		if claims.Role == RoleService && (c.Method() != fiber.MethodGet || !slices.Contains(ServicePaths, c.Path())) {
+			return Problem(c, fiber.StatusForbidden, "forbidden", "A service token may only read the deny list and rail tickets.")
 		}
 		c.Locals(claimsKey, claims)
 		return c.Next()

@@ -656,7 +656,7 @@ func (h *handlers) setStatus(c *fiber.Ctx) error {
 
 // denyList: the riders gates deciding offline refuse at entry.
 func (h *handlers) denyList(c *fiber.Ctx) error {
-	if !staff(authjwt.Caller(c)) {
+	if cl := authjwt.Caller(c); !staff(cl) && cl.Role != authjwt.RoleService {
 		return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "Only staff and the fleet service may read the deny list.")
 	}
 	subjects, err := h.cfg.Store.DenyList(c.UserContext(), h.cfg.DebtLimit)

@@ -44,7 +44,7 @@ type railTicketsAnswer struct {
 }
 
 func (m *Main) railTickets(c *fiber.Ctx) error {
-	if cl := authjwt.Caller(c); cl.Role != authjwt.RoleAdmin && cl.Role != authjwt.RoleOperator {
+	if cl := authjwt.Caller(c); cl.Role != authjwt.RoleAdmin && cl.Role != authjwt.RoleOperator && cl.Role != authjwt.RoleService {
 		return authjwt.Problem(c, fiber.StatusForbidden, "forbidden", "Only staff and the fleet service may read the tickets of a station.")
 	}
 	p := m.Partners

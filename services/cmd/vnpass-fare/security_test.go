@@ -99,7 +99,7 @@ const (
 // its city, nothing else). Staff requests carry X-Access-Reason, so that
 // the matrix tests the scope; TestAuthorizationMatrix checks the reason and
 // the audit after.
-var azRoles = []string{"none", "riderA", "riderB", "operator", "opA", "opB", "opPark", "admin", "partner", "committee"}
+var azRoles = []string{"none", "riderA", "riderB", "operator", "opA", "opB", "opPark", "admin", "partner", "committee", "service"}
 
 // row gives the class per role in the order of roles.
 func azRow(classes ...string) map[string]string {
@@ -110,28 +110,28 @@ func azRow(classes ...string) map[string]string {
 	return m
 }
 
-// none      riderA    riderB    operator  opA       opB       opPark    admin     partner   committee
+// none      riderA    riderB    operator  opA       opB       opPark    admin     partner   committee service
 var (
-	adminOnly    = azRow(azUnauth, azDenied, azDenied, azDenied, azDenied, azDenied, azDenied, azOK, azUnauth, azDenied)
-	anyPlatform  = azRow(azUnauth, azOK, azOK, azOK, azOK, azOK, azOK, azOK, azUnauth, azDenied) // a committee token opens exports only
-	riderOnly    = azRow(azUnauth, azOK, azOK, azDenied, azDenied, azDenied, azDenied, azDenied, azUnauth, azDenied)
-	riderAOnly   = azRow(azUnauth, azOK, azDenied, azDenied, azDenied, azDenied, azDenied, azDenied, azUnauth, azDenied)
-	ownOrAdmin   = azRow(azUnauth, azOK, azDenied, azDenied, azDenied, azDenied, azDenied, azOK, azUnauth, azDenied) // riderA's account: operators never read it by subject
-	riderAAdmin  = azRow(azUnauth, azOK, azDenied, azDenied, azDenied, azDenied, azDenied, azOK, azUnauth, azDenied)
-	scopedStaff  = azRow(azUnauth, azDenied, azDenied, azDenied, azOK, azOK, azOK, azOK, azUnauth, azDenied) // answers filtered to the operator
-	fleetStaff   = azRow(azUnauth, azDenied, azDenied, azOK, azOK, azOK, azOK, azOK, azUnauth, azDenied)     // the fleet service's unscoped token
-	journeyRead  = azRow(azUnauth, azOK, azHidden, azDenied, azOK, azHidden, azHidden, azOK, azUnauth, azDenied)
-	journeyStaff = azRow(azUnauth, azDenied, azDenied, azDenied, azOK, azHidden, azHidden, azOK, azUnauth, azDenied)
-	disputeRead  = azRow(azUnauth, azOK, azHidden, azDenied, azOK, azHidden, azHidden, azOK, azUnauth, azDenied)
-	disputeStaff = azRow(azUnauth, azDenied, azDenied, azDenied, azOK, azHidden, azHidden, azOK, azUnauth, azDenied)
-	lotStaff     = azRow(azUnauth, azDenied, azDenied, azDenied, azHidden, azHidden, azOK, azOK, azUnauth, azDenied)
-	sessionRead  = azRow(azUnauth, azHidden, azHidden, azDenied, azHidden, azHidden, azOK, azOK, azUnauth, azDenied)
-	buyForRider  = azRow(azUnauth, azOK, azOK, azDenied, azDenied, azDenied, azDenied, azOK, azUnauth, azDenied)
-	partnerScope = azRow(azUnauth, azUnauth, azUnauth, azUnauth, azUnauth, azUnauth, azUnauth, azUnauth, azOK, azUnauth)
-	riderPartner = azRow(azUnauth, azOK, azOK, azDenied, azDenied, azDenied, azDenied, azDenied, azUnauth, azDenied) // /partner/v1/me: platform rider tokens
+	adminOnly    = azRow(azUnauth, azDenied, azDenied, azDenied, azDenied, azDenied, azDenied, azOK, azUnauth, azDenied, azDenied)
+	anyPlatform  = azRow(azUnauth, azOK, azOK, azOK, azOK, azOK, azOK, azOK, azUnauth, azDenied, azDenied) // a committee token opens exports only
+	riderOnly    = azRow(azUnauth, azOK, azOK, azDenied, azDenied, azDenied, azDenied, azDenied, azUnauth, azDenied, azDenied)
+	riderAOnly   = azRow(azUnauth, azOK, azDenied, azDenied, azDenied, azDenied, azDenied, azDenied, azUnauth, azDenied, azDenied)
+	ownOrAdmin   = azRow(azUnauth, azOK, azDenied, azDenied, azDenied, azDenied, azDenied, azOK, azUnauth, azDenied, azDenied) // riderA's account: operators never read it by subject
+	riderAAdmin  = azRow(azUnauth, azOK, azDenied, azDenied, azDenied, azDenied, azDenied, azOK, azUnauth, azDenied, azDenied)
+	scopedStaff  = azRow(azUnauth, azDenied, azDenied, azDenied, azOK, azOK, azOK, azOK, azUnauth, azDenied, azDenied) // answers filtered to the operator
+	fleetStaff   = azRow(azUnauth, azDenied, azDenied, azOK, azOK, azOK, azOK, azOK, azUnauth, azDenied, azOK)         // staff, and the fleet service token (RoleService)
+	journeyRead  = azRow(azUnauth, azOK, azHidden, azDenied, azOK, azHidden, azHidden, azOK, azUnauth, azDenied, azDenied)
+	journeyStaff = azRow(azUnauth, azDenied, azDenied, azDenied, azOK, azHidden, azHidden, azOK, azUnauth, azDenied, azDenied)
+	disputeRead  = azRow(azUnauth, azOK, azHidden, azDenied, azOK, azHidden, azHidden, azOK, azUnauth, azDenied, azDenied)
+	disputeStaff = azRow(azUnauth, azDenied, azDenied, azDenied, azOK, azHidden, azHidden, azOK, azUnauth, azDenied, azDenied)
+	lotStaff     = azRow(azUnauth, azDenied, azDenied, azDenied, azHidden, azHidden, azOK, azOK, azUnauth, azDenied, azDenied)
+	sessionRead  = azRow(azUnauth, azHidden, azHidden, azDenied, azHidden, azHidden, azOK, azOK, azUnauth, azDenied, azDenied)
+	buyForRider  = azRow(azUnauth, azOK, azOK, azDenied, azDenied, azDenied, azDenied, azOK, azUnauth, azDenied, azDenied)
+	partnerScope = azRow(azUnauth, azUnauth, azUnauth, azUnauth, azUnauth, azUnauth, azUnauth, azUnauth, azOK, azUnauth, azUnauth)
+	riderPartner = azRow(azUnauth, azOK, azOK, azDenied, azDenied, azDenied, azDenied, azDenied, azUnauth, azDenied, azDenied) // /partner/v1/me: platform rider tokens
 	adminPartner = adminOnly
-	exports      = azRow(azUnauth, azDenied, azDenied, azDenied, azDenied, azDenied, azDenied, azOK, azUnauth, azOK) // committees: their city's
-	public       = azRow(azPublic, azPublic, azPublic, azPublic, azPublic, azPublic, azPublic, azPublic, azPublic, azPublic)
+	exports      = azRow(azUnauth, azDenied, azDenied, azDenied, azDenied, azDenied, azDenied, azOK, azUnauth, azOK, azDenied) // committees: their city's
+	public       = azRow(azPublic, azPublic, azPublic, azPublic, azPublic, azPublic, azPublic, azPublic, azPublic, azPublic, azPublic)
 )
 
 // authzMatrix is every endpoint the fare service serves, with who may call
@@ -322,6 +322,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			}
 			return s
 		},
+		"service": func() string { return issue("vnpass-fleet", authjwt.RoleService) },
 	}
 
 	params := map[string]string{

@@ -98,10 +98,11 @@ func (m *Main) syncDenyListOnce(ctx context.Context, s *denyListSync) error {
 	return nil
 }
 
-// fetchDenyList asks the fare service, as an operator (a token signed with
-// the platform's secret, good for a minute).
+// fetchDenyList asks the fare service with a service token (signed with
+// the platform's secret, good for a minute, for the deny list and rail
+// tickets only).
 func (m *Main) fetchDenyList(ctx context.Context) ([]string, error) {
-	tok, err := m.Auth.Issue("vnpass-fleet", authjwt.RoleOperator, time.Minute)
+	tok, err := m.Auth.Issue("vnpass-fleet", authjwt.RoleService, time.Minute)
 	if err != nil {
 		return nil, err
 	}

@@ -60,7 +60,7 @@ func TestDenyListReachesGates(t *testing.T) {
 	mu.Lock()
 	claims, err := m.Auth.Parse(auth[len("Bearer "):])
 	mu.Unlock()
-	if err != nil || claims.Role != authjwt.RoleOperator {
+	if err != nil || claims.Role != authjwt.RoleService {
 		t.Errorf("the fleet asked with %+v %v", claims, err)
 	}
 	// Unchanged: nothing more is pushed.

@@ -153,11 +153,11 @@ func (m *Main) syncSiteTickets(ctx context.Context, s *railTicketsSync, site str
 	return nil
 }
 
-// fetchRailTickets asks the fare service for a site's tickets, as an
-// operator (a token signed with the platform's secret, good for a minute).
+// fetchRailTickets asks the fare service for a site's tickets with a
+// service token (signed with the platform's secret, good for a minute).
 func (m *Main) fetchRailTickets(ctx context.Context, site string) (railTicketsAnswer, error) {
 	var ans railTicketsAnswer
-	tok, err := m.Auth.Issue("vnpass-fleet", authjwt.RoleOperator, time.Minute)
+	tok, err := m.Auth.Issue("vnpass-fleet", authjwt.RoleService, time.Minute)
 	if err != nil {
 		return ans, err
 	}

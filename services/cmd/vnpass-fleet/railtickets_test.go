@@ -73,7 +73,7 @@ func TestRailTicketsReachRailGates(t *testing.T) {
 		t.Errorf("asked for %q, want %s/6", asked[0], site)
 	}
 	mu.Unlock()
-	if err != nil || claims.Role != authjwt.RoleOperator {
+	if err != nil || claims.Role != authjwt.RoleService {
 		t.Errorf("the fleet asked with %+v %v", claims, err)
 	}
 	// The gate acknowledges; the view shows it.
