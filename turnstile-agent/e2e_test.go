@@ -6,17 +6,16 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/vnpass/vnpass/internal/netcut"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -338,76 +337,18 @@ func (c *cloud) price(from, to string) int64 {
 	return q.Amount.IntPart()
 }
 
-// proxy stands between gates and the broker: a station's network that a
+// newProxy stands between gates and the broker: a station's network that a
 // test can cut (every connection dropped, new ones refused) and restore,
-// without touching the broker other tests share.
-type proxy struct {
-	ln     net.Listener
-	target string
-	down   atomic.Bool
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-}
-
-func newProxy(t testing.TB, brokerURL string) *proxy {
+// without touching the broker other tests share (internal/netcut).
+func newProxy(t testing.TB, brokerURL string) *netcut.Link {
 	t.Helper()
-	u, err := url.Parse(brokerURL)
+	l, err := netcut.New(brokerURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: u.Host, conns: map[net.Conn]struct{}{}}
-	t.Cleanup(func() { ln.Close(); p.cut() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			if p.down.Load() {
-				c.Close()
-				continue
-			}
-			go p.pipe(c)
-		}
-	}()
-	return p
+	t.Cleanup(l.Close)
+	return l
 }
-
-func (p *proxy) pipe(c net.Conn) {
-	up, err := net.Dial("tcp", p.target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.mu.Lock()
-	p.conns[c], p.conns[up] = struct{}{}, struct{}{}
-	p.mu.Unlock()
-	go func() { io.Copy(up, c); up.Close(); c.Close() }()
-	io.Copy(c, up)
-	c.Close()
-	up.Close()
-	p.mu.Lock()
-	delete(p.conns, c)
-	delete(p.conns, up)
-	p.mu.Unlock()
-}
-
-func (p *proxy) url() string { return "tcp://" + p.ln.Addr().String() }
-
-func (p *proxy) cut() {
-	p.down.Store(true)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for c := range p.conns {
-		c.Close()
-	}
-}
-
-func (p *proxy) restore() { p.down.Store(false) }
 
 func waitUntil(t testing.TB, d time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
@@ -442,8 +383,8 @@ func TestBrokerUnreachableRidersKeepPassing(t *testing.T) {
 	denied := c.riders(1, "079192")[0]
 	c.push(catLinh, in, proto.KindMetroEntry, denied.subject)
 	c.push(haDong, out, proto.KindMetroExit, denied.subject)
-	gin := c.gate(catLinh, in, proto.KindMetroEntry, link.url())
-	gout := c.gate(haDong, out, proto.KindMetroExit, link.url())
+	gin := c.gate(catLinh, in, proto.KindMetroEntry, link.URL())
+	gout := c.gate(haDong, out, proto.KindMetroExit, link.URL())
 	waitUntil(t, 5*time.Second, "both configs", func() (bool, string) {
 		return gin.Stats().ConfigsApplied == 1 && gout.Stats().ConfigsApplied == 1, ""
 	})
@@ -472,7 +413,7 @@ func TestBrokerUnreachableRidersKeepPassing(t *testing.T) {
 		ride(r, false)
 	}
 
-	link.cut()
+	link.Cut()
 	outageStart := time.Now()
 	waitUntil(t, 10*time.Second, "the gates to see the network down", func() (bool, string) {
 		return !gin.Connected() && !gout.Connected(), ""
@@ -490,7 +431,7 @@ func TestBrokerUnreachableRidersKeepPassing(t *testing.T) {
 		t.Errorf("queued during the outage: %d taps, want 21", d)
 	}
 
-	link.restore()
+	link.Restore()
 	restored := time.Now()
 	waitUntil(t, 30*time.Second, "the queues to drain", func() (bool, string) {
 		a, b := gin.Stats().QueueDepth, gout.Stats().QueueDepth
@@ -659,7 +600,7 @@ func TestAgentKilledMidStream(t *testing.T) {
 
 	state, logs := t.TempDir(), filepath.Join(t.TempDir(), "agent.log")
 	args := []string{"-device", out, "-site", haDong, "-kind", "metro_exit", "-root", c.mq.Topics.Root,
-		"-broker", link.url(), "-state", state, "-log-level", "DEBUG"}
+		"-broker", link.URL(), "-state", state, "-log-level", "DEBUG"}
 	pass := func(a *child, rs []rider, pause time.Duration) {
 		t.Helper()
 		for _, r := range rs {
@@ -685,13 +626,13 @@ func TestAgentKilledMidStream(t *testing.T) {
 
 	a := c.startChild(t, args, logs)
 	pass(a, rs[:10], 0)
-	link.cut()
+	link.Cut()
 	time.Sleep(300 * time.Millisecond) // the agent notices the link is gone
 	pass(a, rs[10:20], 0)
 	kill(a, rs[20]) // offline, ten taps queued
 	queuedAtKill := 10
 
-	link.restore()
+	link.Restore()
 	restart := time.Now()
 	b := c.startChild(t, args, logs)
 	pass(b, rs[20:30], 30*time.Millisecond) // rider 20 tries again, whatever the gate did
@@ -748,13 +689,13 @@ func TestGivenUpTapAndItsOfflineRetapChargeOnce(t *testing.T) {
 	rs := c.riders(1, "079194")
 	c.push(haDong, out, proto.KindMetroExit)
 	gin := c.gate(catLinh, in, proto.KindMetroEntry, c.mq.URL)
-	gout := c.gate(haDong, out, proto.KindMetroExit, link.url())
+	gout := c.gate(haDong, out, proto.KindMetroExit, link.URL())
 	if res, err := gin.Tap(context.Background(), rs[0].face, ""); err != nil || !res.Decision.Open {
 		t.Fatalf("entry: %+v %v", res, err)
 	}
 	// The given-up tap, as the cloud receives it: decided, charged, and its
 	// decision lost with the gate's link.
-	link.cut()
+	link.Cut()
 	waitUntil(t, 10*time.Second, "the gate to see the link down", func() (bool, string) { return !gout.Connected(), "" })
 	assertion, _, err := c.idp.Match(context.Background(), rs[0].face, out)
 	if err != nil {
@@ -772,7 +713,7 @@ func TestGivenUpTapAndItsOfflineRetapChargeOnce(t *testing.T) {
 	if err != nil || !res.Offline || !res.Decision.Open || res.EventID == first.EventID {
 		t.Fatalf("offline exit: %+v, %v", res, err)
 	}
-	link.restore()
+	link.Restore()
 	waitUntil(t, 15*time.Second, "the offline exit to be recorded", func() (bool, string) {
 		return len(c.recorded(out)) == 2 && gout.Stats().QueueDepth == 0, fmt.Sprint(len(c.recorded(out)))
 	})

@@ -392,9 +392,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		cfg.At = func() {
 			note("cutting the network of %s for %s", strings.Join(og.devices(), ", "), *outage)
 			outageFrom = time.Now()
-			og.link.cut()
+			og.link.Cut()
 			time.Sleep(*outage)
-			og.link.restore()
+			og.link.Restore()
 			outageTo = time.Now()
 			note("network back; %d taps queued at the gates", og.queued())
 			for og.queued() > 0 || og.connected() < len(og.agents) {

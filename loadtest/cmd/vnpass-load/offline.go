@@ -3,13 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
+	"github.com/vnpass/vnpass/internal/netcut"
 	"log/slog"
-	"net"
-	"net/url"
 	"os"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -19,77 +15,6 @@ import (
 	"github.com/vnpass/vnpass/turnstile-agent/agent"
 	"github.com/vnpass/vnpass/turnstile-agent/gatesim"
 )
-
-// link stands between real gate agents and the broker: the station's
-// network, which the gate-offline drill cuts (every connection dropped,
-// new ones refused) and restores, without touching the broker.
-type link struct {
-	ln     net.Listener
-	target string
-	down   atomic.Bool
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-}
-
-func newLink(brokerURL string) (*link, error) {
-	u, err := url.Parse(brokerURL)
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	l := &link{ln: ln, target: u.Host, conns: map[net.Conn]struct{}{}}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			if l.down.Load() {
-				c.Close()
-				continue
-			}
-			go l.pipe(c)
-		}
-	}()
-	return l, nil
-}
-
-func (l *link) pipe(c net.Conn) {
-	up, err := net.Dial("tcp", l.target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	l.mu.Lock()
-	l.conns[c], l.conns[up] = struct{}{}, struct{}{}
-	l.mu.Unlock()
-	go func() { io.Copy(up, c); up.Close(); c.Close() }()
-	io.Copy(c, up)
-	c.Close()
-	up.Close()
-	l.mu.Lock()
-	delete(l.conns, c)
-	delete(l.conns, up)
-	l.mu.Unlock()
-}
-
-func (l *link) url() string { return "tcp://" + l.ln.Addr().String() }
-
-func (l *link) cut() {
-	l.down.Store(true)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for c := range l.conns {
-		c.Close()
-	}
-}
-
-func (l *link) restore() { l.down.Store(false) }
-
-func (l *link) Close() { l.ln.Close(); l.cut() }
 
 // gateAgent adapts a turnstile-agent to the load's scheduled taps.
 type gateAgent struct{ a *agent.Agent }
@@ -102,7 +27,7 @@ func (g gateAgent) Tap(ctx context.Context, faceRef, plate string) (sustain.Agen
 // offlineGates are the real gate agents of the gate-offline drill, behind
 // one link to the broker.
 type offlineGates struct {
-	link   *link
+	link   *netcut.Link
 	agents []*agent.Agent
 	gates  []sustain.Gate
 	svc    mqtt.Client
@@ -141,7 +66,7 @@ func startOfflineGates(ctx context.Context, gates []sustain.Gate, brokerURL, gat
 	topics proto.Topics, matcher agent.Matcher, jwksURL, issuer string) (*offlineGates, error) {
 	o := &offlineGates{topics: topics, gates: gates}
 	var err error
-	if o.link, err = newLink(brokerURL); err != nil {
+	if o.link, err = netcut.New(brokerURL); err != nil {
 		return nil, err
 	}
 	o.svc = mqtt.NewClient(mqtt.NewClientOptions().AddBroker(brokerURL).SetClientID(fmt.Sprintf("load-cfg-%d", time.Now().UnixNano()%1e9)).
@@ -179,7 +104,7 @@ func startOfflineGates(ctx context.Context, gates []sustain.Gate, brokerURL, gat
 		}
 		o.dirs = append(o.dirs, dir)
 		a, err := agent.New(agent.Config{Device: g.Device, Site: g.Site, Kind: g.Kind, Topics: topics,
-			BrokerURL: o.link.url(), Username: gateUser, Password: gatePass, DecisionTimeout: 2 * time.Second,
+			BrokerURL: o.link.URL(), Username: gateUser, Password: gatePass, DecisionTimeout: 2 * time.Second,
 			Software: "vnpass-load/gate-offline", Matcher: matcher, Gate: gatesim.New(g.Device, nil),
 			Logger: slog.New(slog.DiscardHandler), Dir: dir, Verifier: v, ResendAfter: 2 * time.Second})
 		if err != nil {

@@ -8,13 +8,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/vnpass/vnpass/internal/netcut"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,7 +124,7 @@ func TestRailGateOfflineOnPushedTickets(t *testing.T) {
 	gate := gatesim.New(device, nil)
 	a, err := agent.New(agent.Config{
 		Device: device, Site: site, Kind: proto.KindRailGate, Topics: p.broker.Topics,
-		BrokerURL: link.url(), Username: p.broker.GateUser, Password: p.broker.GatePassword, DecisionTimeout: 2 * time.Second,
+		BrokerURL: link.URL(), Username: p.broker.GateUser, Password: p.broker.GatePassword, DecisionTimeout: 2 * time.Second,
 		Matcher: vneidmatch.Matcher{Client: &vneid.MatchClient{BaseURL: p.idpURL, ClientKey: clientKey}},
 		Gate:    gate, Logger: quietLog(), Dir: t.TempDir(), Verifier: v, ResendAfter: 2 * time.Second,
 	})
@@ -152,7 +149,7 @@ func TestRailGateOfflineOnPushedTickets(t *testing.T) {
 	waitFor(t, 5*time.Second, "the config", func() (bool, string) { return a.Stats().ConfigsApplied == 1, "" })
 
 	// The network goes down; riders keep coming.
-	link.cut()
+	link.Cut()
 	waitFor(t, 10*time.Second, "the gate to see the network down", func() (bool, string) { return !a.Connected(), "" })
 	var slowest time.Duration
 	tapOff := func(who vneidsim.Enrolled, open bool, reason proto.Reason) string {
@@ -180,7 +177,7 @@ func TestRailGateOfflineOnPushedTickets(t *testing.T) {
 	}
 
 	// The network is back: the queue drains and the cloud settles.
-	link.restore()
+	link.Restore()
 	restored := time.Now()
 	waitFor(t, 15*time.Second, "the queue to drain", func() (bool, string) {
 		d := a.Stats().QueueDepth
@@ -253,72 +250,14 @@ func railTicketList(t *testing.T, p *platform, path string) proto.TicketList {
 	return l
 }
 
-// linkProxy stands between a gate and the broker: a station's network the
-// test can cut (every connection dropped, new ones refused) and restore.
-type linkProxy struct {
-	ln     net.Listener
-	target string
-	down   atomic.Bool
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-}
-
-func newLinkProxy(t *testing.T, brokerURL string) *linkProxy {
+// newLinkProxy stands between a gate and the broker: a station's network
+// the test cuts and restores (internal/netcut).
+func newLinkProxy(t *testing.T, brokerURL string) *netcut.Link {
 	t.Helper()
-	u, err := url.Parse(brokerURL)
+	l, err := netcut.New(brokerURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &linkProxy{ln: ln, target: u.Host, conns: map[net.Conn]struct{}{}}
-	t.Cleanup(func() { ln.Close(); p.cut() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			if p.down.Load() {
-				c.Close()
-				continue
-			}
-			go p.pipe(c)
-		}
-	}()
-	return p
+	t.Cleanup(l.Close)
+	return l
 }
-
-func (p *linkProxy) pipe(c net.Conn) {
-	up, err := net.Dial("tcp", p.target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.mu.Lock()
-	p.conns[c], p.conns[up] = struct{}{}, struct{}{}
-	p.mu.Unlock()
-	go func() { io.Copy(up, c); up.Close(); c.Close() }()
-	io.Copy(c, up)
-	c.Close()
-	up.Close()
-	p.mu.Lock()
-	delete(p.conns, c)
-	delete(p.conns, up)
-	p.mu.Unlock()
-}
-
-func (p *linkProxy) url() string { return "tcp://" + p.ln.Addr().String() }
-
-func (p *linkProxy) cut() {
-	p.down.Store(true)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for c := range p.conns {
-		c.Close()
-	}
-}
-
-func (p *linkProxy) restore() { p.down.Store(false) }
