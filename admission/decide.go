@@ -131,6 +131,17 @@ func (p *Processor) exit(t proto.Tap, r *Rider, stop fare.Stop, category string,
 		now.Sub(l.EntryAt) < p.cfg.LateExitWindow {
 		return p.lateExit(t, r, l, now, balance)
 	}
+	if o != nil && now.Before(o.EntryAt) {
+		// Captured before the entry of the journey open now, and not the
+		// exit of a journey closed for a missing one: an exit of the past
+		// (a second exit tap of an earlier journey, forwarded late by an
+		// offline gate). It cannot end the open journey, which would be
+		// priced from an exit before its entry; its own journey is
+		// settled. Recorded, nothing charged.
+		zero := decimal.Zero
+		eff.Decision = p.decision(t, proto.ReasonOK, &zero, &balance, textStaleExit)
+		return eff, nil
+	}
 	switch {
 	case o != nil && o.NetworkID == stop.NetworkID && now.Sub(o.EntryAt) >= p.cfg.MaxJourney:
 		// Inside far longer than any journey takes: priced as a journey

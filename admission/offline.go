@@ -81,6 +81,10 @@ var (
 		VI: "Lượt vào ngoại tuyến cũ hơn hành trình đã ghi nhận: không thu thêm",
 		EN: "Offline entry older than the journeys recorded: nothing charged",
 	}
+	textStaleExit = proto.Display{
+		VI: "Lượt ra cũ hơn lượt vào hiện tại: không thu thêm",
+		EN: "Exit older than the current entry: nothing charged",
+	}
 )
 
 // decideOffline settles a tap the gate decided by itself (see above).

@@ -416,3 +416,26 @@ func TestEntryElsewhereWhileTheExitIsHeldOffline(t *testing.T) {
 		t.Errorf("balance %d after both journeys, want %d", got, 100000-q.Amount.IntPart()-q2.Amount.IntPart())
 	}
 }
+
+// A second exit tap of a finished journey, made at another gate that was
+// offline and forwarded after the rider's next entry, does not end the
+// journey open now (it would be priced from an exit before its entry).
+func TestOfflineExitOfThePastLeavesTheOpenJourney(t *testing.T) {
+	r := newRig(t)
+	r.store.fund("vn_twice", 100000)
+	want(t, "entry", r.do(proto.KindMetroEntry, catLinh, "vn_twice", 0, nil), proto.ReasonOK)
+	r.now = r.now.Add(20 * time.Minute)
+	want(t, "exit", r.do(proto.KindMetroExit, haDong, "vn_twice", 0, nil), proto.ReasonOK)
+	paid := r.balance("vn_twice")
+	r.now = r.now.Add(30 * time.Minute)
+	want(t, "next entry", r.do(proto.KindMetroEntry, haDong, "vn_twice", 0, nil), proto.ReasonOK)
+	// The same exit tapped again at a neighbouring offline gate, 10 s after the first.
+	d := r.do(proto.KindMetroExit, haDong, "vn_twice", 30*time.Minute-10*time.Second, opened(r.now.Add(-30*time.Minute)))
+	want(t, "the offline exit of the past", d, proto.ReasonOK)
+	if o := r.store.riders["vn_twice"].Open; o == nil || o.EntrySite != haDong || r.balance("vn_twice") != paid {
+		t.Errorf("the open journey %+v, balance %d (want %d): the exit of the past touched them", o, r.balance("vn_twice"), paid)
+	}
+	if *d.FareVND != 0 {
+		t.Errorf("charged %d for an exit of the past", *d.FareVND)
+	}
+}
