@@ -55,7 +55,9 @@ type Config struct {
 	// GiveUpAfter bounds the retries of one tap (default 30s). A tap the
 	// Handler still fails after it is acknowledged without a decision and
 	// counted (Stats.GivenUp): the gate keeps it on its disk and sends it
-	// again, nothing is lost, and the worker goes back to the other taps. A
+	// again (a lone unanswered tap after a minute, turnstile-agent's
+	// LoneResendAfter), nothing is lost, and the worker goes back to the
+	// other taps. A
 	// tap that fails every time (one the database refuses) held its worker
 	// for ever before, and enough of them would stop ingestion. A copy of
 	// a tap given up within GiveUpAfter×20 is tried once, not retried.

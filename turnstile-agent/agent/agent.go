@@ -132,6 +132,11 @@ type Config struct {
 	// decided (the fare service was away and the broker dropped them).
 	// Default DefaultResendAfter.
 	ResendAfter time.Duration
+	// LoneResendAfter is how long one sent tap may go without its decision
+	// while others are answered before the agent sends again from it (the
+	// fare service gave it up, or a replica holding it stopped). Default 6 ×
+	// ResendAfter.
+	LoneResendAfter time.Duration
 	// Heartbeat is how often the agent republishes its status while
 	// connected (a pushed config replaces it). Default DefaultHeartbeat.
 	Heartbeat time.Duration
@@ -216,6 +221,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.ResendAfter == 0 {
 		cfg.ResendAfter = DefaultResendAfter
+	}
+	if cfg.LoneResendAfter <= 0 {
+		cfg.LoneResendAfter = 6 * cfg.ResendAfter
 	}
 	if cfg.Heartbeat == 0 {
 		cfg.Heartbeat = DefaultHeartbeat

@@ -27,7 +27,13 @@ import (
 //     not yet decided;
 //   - while connected, if taps were sent and no decision at all has come
 //     back for ResendAfter, the drain starts again too (the fare service was
-//     away and the broker dropped them, as it does with no subscriber).
+//     away and the broker dropped them, as it does with no subscriber);
+//   - and if one tap has gone unanswered for LoneResendAfter (6 ×
+//     ResendAfter) while others are answered: the fare service gave up on it (a tap its
+//     database refused for 30 s, services/tapmqtt) or a replica that held
+//     it stopped. Without this it waited for the next reconnect, which may
+//     be days, and a held exit could come back after its journey had been
+//     settled without it.
 
 // errStalled ends a drain whose taps go unanswered, to start again.
 var errStalled = errors.New("agent: no decision for the taps sent")
@@ -109,7 +115,7 @@ func (a *Agent) cancelDrain() {
 
 // watchStall cancels the drain when taps sent go unanswered (see above).
 func (a *Agent) watchStall(ctx context.Context, cancel context.CancelCauseFunc, done <-chan struct{}) {
-	t := time.NewTicker(a.cfg.ResendAfter / 4)
+	t := time.NewTicker(min(a.cfg.ResendAfter, a.cfg.LoneResendAfter) / 4)
 	defer t.Stop()
 	for {
 		select {
@@ -119,7 +125,8 @@ func (a *Agent) watchStall(ctx context.Context, cancel context.CancelCauseFunc, 
 			now := time.Now()
 			oldest, ok := a.st.win.oldest()
 			last := time.Unix(0, a.st.lastDecision.Load())
-			if ok && now.Sub(oldest) > a.cfg.ResendAfter && now.Sub(last) > a.cfg.ResendAfter {
+			if ok && (now.Sub(oldest) > a.cfg.ResendAfter && now.Sub(last) > a.cfg.ResendAfter ||
+				now.Sub(oldest) > a.cfg.LoneResendAfter) {
 				cancel(errStalled)
 				return
 			}

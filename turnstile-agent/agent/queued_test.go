@@ -382,3 +382,43 @@ func TestStatusAcknowledgesConfig(t *testing.T) {
 		}
 	}
 }
+
+// The cloud answers every tap but one (it gave that one up: a tap its
+// database refused for a while). The gate keeps tapping and getting
+// answers (ResendAfter is a minute: the drain never stalls for want of
+// any); the lone unanswered tap is sent again after LoneResendAfter all the
+// same, answered, and leaves the queue.
+func TestLoneUnansweredTapIsSentAgain(t *testing.T) {
+	const resend = 1500 * time.Millisecond
+	r := newRig(t, withState(t.TempDir()), withTimeout(300*time.Millisecond),
+		func(c *agent.Config) { c.ResendAfter, c.LoneResendAfter = time.Minute, resend })
+	r.connect(t)
+	var mu sync.Mutex
+	copies := map[string]int{}
+	var skipped string
+	r.respond(t, func(tp proto.Tap) [][]byte {
+		mu.Lock()
+		defer mu.Unlock()
+		copies[tp.EventID]++
+		if skipped == "" && len(copies) == 2 {
+			skipped = tp.EventID // the second tap seen, once
+			return nil
+		}
+		if tp.EventID == skipped && copies[tp.EventID] == 1 {
+			return nil
+		}
+		return [][]byte{decision(t, tp.EventID, proto.ReasonOK, proto.ReasonOK.Display())}
+	})
+	// Riders keep coming every 150 ms for LoneResendAfter and more.
+	deadline := time.Now().Add(resend + 2*time.Second)
+	for i := 0; time.Now().Before(deadline); i++ {
+		tap(t, r.agent, fmt.Sprintf("face-%04d", i), "")
+		time.Sleep(150 * time.Millisecond)
+	}
+	waitFor(t, 5*time.Second, "the queue to drain", func() bool { return r.agent.Stats().QueueDepth == 0 })
+	mu.Lock()
+	defer mu.Unlock()
+	if skipped == "" || copies[skipped] < 2 {
+		t.Errorf("the unanswered tap %s was sent %d times, want it sent again", skipped, copies[skipped])
+	}
+}
