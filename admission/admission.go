@@ -53,6 +53,11 @@ type Rider struct {
 	// Spent sums what the rider was charged for complete journeys on a
 	// network entered in [from, to), read in the same transaction.
 	Spent func(network string, from, to time.Time) (decimal.Decimal, error)
+	// JourneyAt returns the rider's finished journey with the latest entry
+	// at or before at, or nil; read in the same transaction, only for an
+	// exit captured before the rider's current journey (one an offline gate
+	// held and forwarded after the rider travelled on). Nil: no lookup.
+	JourneyAt func(at time.Time) (*Journey, error)
 }
 
 // HeldPass is a pass a rider bought: fare.Pass with its id.

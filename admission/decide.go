@@ -113,7 +113,7 @@ func (p *Processor) exit(t proto.Tap, r *Rider, stop fare.Stop, category string,
 	o := r.Open
 	var fareAmt decimal.Decimal
 	var text proto.Display
-	if l := r.Last; o == nil && l != nil && l.ExitSite == t.Site && now.Sub(l.ExitAt) < p.cfg.RetapWindow {
+	if l := r.Last; o == nil && l != nil && l.ExitSite == t.Site && !now.Before(l.ExitAt) && now.Sub(l.ExitAt) < p.cfg.RetapWindow {
 		// Trying again at the exit just used: open, charge nothing more.
 		zero := decimal.Zero
 		eff.Journey = l
@@ -131,16 +131,35 @@ func (p *Processor) exit(t proto.Tap, r *Rider, stop fare.Stop, category string,
 		now.Sub(l.EntryAt) < p.cfg.LateExitWindow {
 		return p.lateExit(t, r, l, now, balance)
 	}
-	if o != nil && now.Before(o.EntryAt) {
-		// Captured before the entry of the journey open now, and not the
-		// exit of a journey closed for a missing one: an exit of the past
-		// (a second exit tap of an earlier journey, forwarded late by an
-		// offline gate). It cannot end the open journey, which would be
-		// priced from an exit before its entry; its own journey is
-		// settled. Recorded, nothing charged.
-		zero := decimal.Zero
-		eff.Decision = p.decision(t, proto.ReasonOK, &zero, &balance, textStaleExit)
-		return eff, nil
+	if o != nil && now.Before(o.EntryAt) || o == nil && r.Last != nil && !r.Last.EntryAt.IsZero() && now.Before(r.Last.EntryAt) {
+		// Captured before the entry of the rider's current journey: an exit
+		// of the past, forwarded late by an offline gate. It never ends the
+		// journey open now (that would price it from an exit before its
+		// entry). Which journey it belongs to is the one whose entry comes
+		// last before it, however many the rider made since.
+		var j *Journey
+		if r.JourneyAt != nil {
+			var err error
+			if j, err = r.JourneyAt(now); err != nil {
+				return Effect{}, err
+			}
+		}
+		switch {
+		case j != nil && j.Status == JourneyIncomplete && j.FareRule == RuleMissingExit && j.NetworkID == stop.NetworkID &&
+			now.Sub(j.EntryAt) < p.cfg.LateExitWindow:
+			// Its journey was closed for a missing exit (the rider entered
+			// again elsewhere, or the sweep ran): this is that exit.
+			return p.lateExit(t, r, j, now, balance)
+		case j != nil && (j.ExitAt.IsZero() || !now.After(j.ExitAt.Add(p.cfg.RetapWindow))):
+			// Within a journey that has its exit: a second exit tap of it.
+			// Recorded, nothing charged.
+			zero := decimal.Zero
+			eff.Decision = p.decision(t, proto.ReasonOK, &zero, &balance, textStaleExit)
+			return eff, nil
+		}
+		// Between journeys: an exit with no entry, in the past; charged
+		// as any exit without an entry, on a journey of its own.
+		o = nil
 	}
 	switch {
 	case o != nil && o.NetworkID == stop.NetworkID && now.Sub(o.EntryAt) >= p.cfg.MaxJourney:

@@ -51,10 +51,12 @@ type memStore struct {
 	riders  map[string]*admission.Rider
 	charges []ledger.Transaction
 	nextJ   int64
+	hist    map[int64]*admission.Journey // every journey, as last written
 }
 
 func newMemStore() *memStore {
-	return &memStore{taps: map[string][]byte{}, recs: map[string]admission.Record{}, jtis: map[string]string{}, riders: map[string]*admission.Rider{}}
+	return &memStore{taps: map[string][]byte{}, recs: map[string]admission.Record{}, jtis: map[string]string{}, riders: map[string]*admission.Rider{},
+		hist: map[int64]*admission.Journey{}}
 }
 
 func (s *memStore) fund(subject string, dong int64) {
@@ -72,6 +74,22 @@ func (s *memStore) Admit(_ context.Context, rec admission.Record, decide func(*a
 		r = &admission.Rider{Subject: rec.Subject}
 	}
 	view := *r
+	view.JourneyAt = func(at time.Time) (*admission.Journey, error) {
+		var best *admission.Journey
+		for _, j := range s.hist {
+			if j.Subject != rec.Subject || j.Status == admission.JourneyOpen || j.EntryAt.IsZero() || j.EntryAt.After(at) {
+				continue
+			}
+			if best == nil || j.EntryAt.After(best.EntryAt) || j.EntryAt.Equal(best.EntryAt) && j.ID > best.ID {
+				best = j
+			}
+		}
+		if best == nil {
+			return nil, nil
+		}
+		cp := *best
+		return &cp, nil
+	}
 	if owner, used := s.jtis[rec.JTI]; rec.JTI != "" && used && owner != rec.Tap.EventID {
 		view.Replayed = true
 	} else if rec.JTI != "" {
@@ -83,10 +101,14 @@ func (s *memStore) Admit(_ context.Context, rec admission.Record, decide func(*a
 	}
 	for _, j := range eff.Close {
 		cp := *j
-		r.Last = &cp
+		if r.Last == nil || j.ID >= r.Last.ID { // Last is the newest finished, as the store reads it
+			r.Last = &cp
+		}
 		if r.Open != nil && r.Open.ID == j.ID {
 			r.Open = nil
 		}
+		h := *j
+		s.hist[j.ID] = &h
 	}
 	if j := eff.Open; j != nil {
 		s.nextJ++
@@ -97,6 +119,8 @@ func (s *memStore) Admit(_ context.Context, rec admission.Record, decide func(*a
 		} else {
 			r.Last = &cp
 		}
+		h := *j
+		s.hist[j.ID] = &h
 	}
 	for _, c := range eff.Charges {
 		s.charges = append(s.charges, c)
@@ -437,5 +461,51 @@ func TestOfflineExitOfThePastLeavesTheOpenJourney(t *testing.T) {
 	}
 	if *d.FareVND != 0 {
 		t.Errorf("charged %d for an exit of the past", *d.FareVND)
+	}
+}
+
+// The held exit arrives only after the rider's next journey has ended too
+// (found in review): it still corrects the journey it belongs to, however
+// many the rider made since, and is not charged as an exit with no entry.
+func TestHeldExitAfterTheNextJourneyEnded(t *testing.T) {
+	r := newRig(t)
+	r.store.fund("vn_late", 100000)
+	start := r.now
+	want(t, "entry at Cát Linh", r.do(proto.KindMetroEntry, catLinh, "vn_late", 0, nil), proto.ReasonOK)
+	// 08:20 exit at Hà Đông through a gate that is offline (held); 08:30
+	// entry at Yên Nghĩa closes the first journey for its missing exit.
+	r.now = start.Add(30 * time.Minute)
+	want(t, "entry at Yên Nghĩa", r.do(proto.KindMetroEntry, yen, "vn_late", 0, nil), proto.ReasonOK)
+	r.now = start.Add(45 * time.Minute)
+	want(t, "exit at Hà Đông, online", r.do(proto.KindMetroExit, haDong, "vn_late", 0, nil), proto.ReasonOK)
+	// 09:00: the held exit arrives, captured at 08:20.
+	r.now = start.Add(60 * time.Minute)
+	d := r.do(proto.KindMetroExit, haDong, "vn_late", 40*time.Minute, opened(start.Add(20*time.Minute)))
+	want(t, "the held exit", d, proto.ReasonOK)
+	q1, _ := r.fares.Price(catLinh, haDong)
+	q2, _ := r.fares.Price(yen, haDong)
+	if got, wantBal := r.balance("vn_late"), 100000-q1.Amount.IntPart()-q2.Amount.IntPart(); got != wantBal {
+		t.Errorf("balance %d, want %d: the two real fares and nothing else", got, wantBal)
+	}
+	for _, c := range r.store.charges {
+		if c.Memo == admission.RuleMissingEntry {
+			t.Errorf("charged as an exit with no entry: %+v", c)
+		}
+	}
+	// A second exit tap of the first journey, at another offline gate 10 s
+	// after the held one: nothing more.
+	before := r.balance("vn_late")
+	d = r.do(proto.KindMetroExit, haDong, "vn_late", 40*time.Minute-10*time.Second, opened(start.Add(20*time.Minute+10*time.Second)))
+	want(t, "a second exit tap of the first journey", d, proto.ReasonOK)
+	if r.balance("vn_late") != before {
+		t.Errorf("a second exit tap charged %d", before-r.balance("vn_late"))
+	}
+	// An exit between the journeys with no entry at all is still an exit
+	// without an entry: the maximum fare.
+	stop, _ := r.fares.Stop(haDong)
+	d = r.do(proto.KindMetroExit, "hn2a-la-thanh", "vn_late", 35*time.Minute, opened(start.Add(25*time.Minute)))
+	want(t, "an exit between the journeys", d, proto.ReasonOK)
+	if got := before - r.balance("vn_late"); got != r.fares.MaxFare(stop.NetworkID).IntPart() {
+		t.Errorf("an exit with no entry between the journeys charged %d, want the maximum fare", got)
 	}
 }

@@ -781,3 +781,43 @@ func TestEntryElsewhereClosesTheOpenJourney(t *testing.T) {
 	}
 	f.checkBooks()
 }
+
+// The held exit of a journey closed for its missing exit arrives from an
+// offline gate after the rider's next journey has ended: it corrects the
+// journey it belongs to, found by its capture time in the database, and is
+// not charged as an exit with no entry.
+func TestHeldExitCorrectsAnOlderJourney(t *testing.T) {
+	f := newFixture(t)
+	f.topUp("vn_held", 100000)
+	t0 := f.now
+	want(t, f.do(proto.KindMetroEntry, catLinh, "vn_held"), proto.ReasonOK)
+	f.now = t0.Add(30 * time.Minute)
+	want(t, f.do(proto.KindMetroEntry, yen, "vn_held"), proto.ReasonOK) // closes the first for its missing exit
+	f.now = t0.Add(45 * time.Minute)
+	want(t, f.do(proto.KindMetroExit, haDong, "vn_held"), proto.ReasonOK)
+	// The exit at Hà Đông, captured 20 minutes after the first entry by a
+	// gate that was offline, arrives now.
+	f.now = t0.Add(60 * time.Minute)
+	held, _ := f.tap(proto.KindMetroExit, haDong, "vn_held")
+	captured := t0.Add(21 * time.Minute) // f.tap moved the clock a minute
+	held.CapturedAt = proto.At(captured)
+	held.Offline = &proto.OfflineDecision{Open: true, Reason: proto.ReasonOK, Rule: "verified", DenyListVersion: 1, DecidedAt: proto.At(captured)}
+	b, err := held.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := f.handle(held, b)
+	want(t, d, proto.ReasonOK)
+	q1, _ := f.fares.Price(catLinh, haDong)
+	q2, _ := f.fares.Price(yen, haDong)
+	if got := f.balance("vn_held"); !got.Equal(money.Dong(100000).Sub(q1.Amount).Sub(q2.Amount)) {
+		t.Errorf("balance %s, want 100.000 less the two real fares %s and %s", got, q1.Amount, q2.Amount)
+	}
+	var missingEntry int
+	f.store.Pool().QueryRow(context.Background(), `SELECT count(*) FROM journeys WHERE subject = $1 AND fare_rule = $2`,
+		"vn_held", admission.RuleMissingEntry).Scan(&missingEntry)
+	if missingEntry != 0 {
+		t.Errorf("%d journeys charged for a missing entry", missingEntry)
+	}
+	f.checkBooks()
+}

@@ -377,6 +377,10 @@ func (s *Store) loadRiders(ctx context.Context, tx pgx.Tx, round []*item) error 
 	if err := loadJourneys(ctx, tx, riders, existing); err != nil {
 		return err
 	}
+	for _, sub := range existing {
+		subject := sub
+		riders[sub].JourneyAt = func(at time.Time) (*admission.Journey, error) { return journeyAt(ctx, tx, subject, at) }
+	}
 	// Passes and spending matter only when a journey may be priced: an
 	// exit, an entry that finds a journey still open, a settlement.
 	var pricing []string
@@ -474,6 +478,22 @@ func loadJourneys(ctx context.Context, tx pgx.Tx, riders map[string]*admission.R
 		}
 	}
 	return rows.Err()
+}
+
+// journeyAt reads subject's finished journey with the latest entry at or
+// before at (admission.Rider.JourneyAt): only for an exit an offline gate
+// forwarded after the rider travelled on, so a scan of the rider's
+// journeys is affordable.
+func journeyAt(ctx context.Context, tx pgx.Tx, subject string, at time.Time) (*admission.Journey, error) {
+	j, err := scanJourney(tx.QueryRow(ctx, `SELECT `+journeyColumns+` FROM journeys
+		WHERE subject = $1 AND status <> 'open' AND entry_at <= $2 ORDER BY entry_at DESC, id DESC LIMIT 1`, subject, at))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("journey at %s: %w", at.Format(time.RFC3339), err)
+	}
+	return &j, nil
 }
 
 // loadPasses reads the passes riders hold that were valid at or after since.
