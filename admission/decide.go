@@ -113,8 +113,11 @@ func (p *Processor) exit(t proto.Tap, r *Rider, stop fare.Stop, category string,
 	o := r.Open
 	var fareAmt decimal.Decimal
 	var text proto.Display
-	if l := r.Last; o == nil && l != nil && l.ExitSite == t.Site && !now.Before(l.ExitAt) && now.Sub(l.ExitAt) < p.cfg.RetapWindow {
-		// Trying again at the exit just used: open, charge nothing more.
+	if l := r.Last; o == nil && l != nil && l.ExitSite == t.Site && !now.Before(l.EntryAt) && now.Sub(l.ExitAt) < p.cfg.RetapWindow {
+		// Trying again at the exit just used (or at its other gate at the
+		// same moment, captured a little before): open, charge nothing
+		// more. Not an exit captured before that journey's entry: that one
+		// belongs to an earlier journey (below).
 		zero := decimal.Zero
 		eff.Journey = l
 		eff.Decision = p.decision(t, proto.ReasonOK, &zero, &balance, proto.Display{

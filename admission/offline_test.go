@@ -509,3 +509,20 @@ func TestHeldExitAfterTheNextJourneyEnded(t *testing.T) {
 		t.Errorf("an exit with no entry between the journeys charged %d, want the maximum fare", got)
 	}
 }
+
+// The station's two exit gates take the same passage at once; the copy
+// captured a moment before the first one decided is decided second: a
+// retap, nothing charged, not an exit with no entry.
+func TestTwinExitCapturedJustBefore(t *testing.T) {
+	r := newRig(t)
+	r.store.fund("vn_twin", 100000)
+	want(t, "entry", r.do(proto.KindMetroEntry, catLinh, "vn_twin", 0, nil), proto.ReasonOK)
+	r.now = r.now.Add(20 * time.Minute)
+	want(t, "exit", r.do(proto.KindMetroExit, haDong, "vn_twin", 0, nil), proto.ReasonOK)
+	paid := r.balance("vn_twin")
+	d := r.do(proto.KindMetroExit, haDong, "vn_twin", 50*time.Millisecond, nil)
+	want(t, "the twin exit", d, proto.ReasonOK)
+	if r.balance("vn_twin") != paid || *d.FareVND != 0 {
+		t.Errorf("the twin exit charged %d (balance %d, want %d)", *d.FareVND, r.balance("vn_twin"), paid)
+	}
+}
