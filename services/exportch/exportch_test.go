@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -192,5 +193,44 @@ func TestPurgeTaps(t *testing.T) {
 	}
 	if c, err := s.Count(ctx); err != nil || c.Journeys != 1 {
 		t.Errorf("journeys after purge: %+v %v", c, err)
+	}
+}
+
+// A tap with no rider (refused before one was known, or an erased rider's)
+// has no token in fare_transactions, not one token shared by all of them.
+func TestFareTransactionsTokenOnlyWithARider(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 3, 1, 0, 0, 0, time.UTC)
+	all := taps("hn2a-lang", "metro_entry", 12, at)
+	for i := 0; i < 3; i++ {
+		tt := at.Add(time.Duration(30+i) * time.Second)
+		all = append(all, ridership.Tap{EventID: proto.NewEventID(tt), Device: "hn2a-lang-g01", Site: "hn2a-lang", Kind: "metro_entry",
+			CapturedAt: tt, ReceivedAt: tt, Open: false, Reason: "no_account", Fare: money.Dong(0)})
+	}
+	if err := s.WriteTaps(ctx, all); err != nil {
+		t.Fatal(err)
+	}
+	e := &exportch.Exporter{Conn: s.Conn(), Database: s.Database()}
+	day := time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)
+	req := exportch.Request{City: "hanoi", From: day, To: day, Recipient: "ubnd-hanoi", RecipientKey: exportch.RecipientKey([]byte("m"), "ubnd-hanoi")}
+	var c bytes.Buffer
+	cw, _ := exportch.NewWriter(exportch.CSV, &c)
+	if _, err := e.Export(ctx, exportch.FareTransactions, req, cw, nil); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(c.String()), "\n")
+	col := slices.Index(strings.Split(lines[0], ","), "token_id")
+	empty, tokens := 0, map[string]bool{}
+	for _, l := range lines[1:] {
+		f := strings.Split(l, ",")
+		if f[col] == "" {
+			empty++
+		} else {
+			tokens[f[col]] = true
+		}
+	}
+	if empty != 3 || len(tokens) != 12 {
+		t.Errorf("%d rows without a token (want the 3 with no rider), %d distinct tokens (want 12):\n%s", empty, len(tokens), c.String())
 	}
 }
