@@ -525,14 +525,10 @@ func (e *Exporter) fareTransactions(ctx context.Context, p plan, key []byte, w T
 			}
 			t := time.Unix(int64(at), 0).In(fare.Zone)
 			// No rider (a tap refused before one was known, or an erased
-			// rider's): no token, rather than one token for all of them,
-			// which would read as one person.
-			token := ""
-			if rider != "" {
-				token = pseudonym(key, "rider:", rider)
-			}
+			// rider's): pseudonym gives no token, rather than one token for
+			// all of them, which would read as one person.
 			if err := w.Row([]string{pseudonym(key, "tx:", id), t.Format(time.DateOnly), t.Format(time.RFC3339), site, device,
-				fareAction(kind, open == 1), amount, "VND", fareMedia, token, reason}); err != nil {
+				fareAction(kind, open == 1), amount, "VND", fareMedia, pseudonym(key, "rider:", rider), reason}); err != nil {
 				rows.Close()
 				return s, err
 			}
