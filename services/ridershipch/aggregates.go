@@ -178,8 +178,10 @@ const ReclosedWithin = 8 * 24 * time.Hour
 // from its row of the highest version. A journey closed again (a late exit
 // moves its exit time, a late entry changes its fare) is exported again,
 // and the two rows may not share a sorting key, so FINAL does not collapse
-// them; reading every version within ReclosedWithin of the period and
-// keeping the latest does, exactly.
+// them; reading every version within ReclosedWithin of the period of the
+// journeys with a version in it (GLOBAL IN: on a cluster the ids are
+// gathered once and sent to every shard) and keeping the latest does,
+// exactly, without grouping every journey of the surrounding weeks.
 func LatestJourneys(table string, from, to time.Time) string {
 	lo, hi := from.Add(-ReclosedWithin).Unix(), to.Add(ReclosedWithin).Unix()
 	return fmt.Sprintf(`(SELECT journey_id, rk AS rider_key, nw AS network_id, op AS operator_id, es AS entry_site,
@@ -188,6 +190,8 @@ func LatestJourneys(table string, from, to time.Time) string {
 			argMax(operator_id, version) AS op, argMax(entry_site, version) AS es, argMax(exit_site, version) AS xs,
 			argMax(entry_at, version) AS ea, argMax(exit_at, version) AS xa, argMax(status, version) AS st,
 			argMax(category, version) AS ca, argMax(fare_rule, version) AS fr, argMax(fare, version) AS fa
-		FROM %s WHERE exit_at >= toDateTime(%d) AND exit_at < toDateTime(%d) GROUP BY journey_id)
-	WHERE xa >= toDateTime(%d) AND xa < toDateTime(%d))`, table, lo, hi, from.Unix(), to.Unix())
+		FROM %s WHERE exit_at >= toDateTime(%d) AND exit_at < toDateTime(%d)
+			AND journey_id GLOBAL IN (SELECT journey_id FROM %s WHERE exit_at >= toDateTime(%d) AND exit_at < toDateTime(%d))
+		GROUP BY journey_id)
+	WHERE xa >= toDateTime(%d) AND xa < toDateTime(%d))`, table, lo, hi, table, from.Unix(), to.Unix(), from.Unix(), to.Unix())
 }

@@ -146,6 +146,12 @@ func (s *Sink) upgrade(ctx context.Context) error {
 				continue
 			}
 			if err := s.conn.Exec(ctx, "ALTER TABLE "+s.db+"."+t+on+" ADD COLUMN "+a.col.name+" "+a.col.typ); err != nil {
+				// Another replica of the service starting at the same time,
+				// or an earlier ON CLUSTER run that reached some hosts, added
+				// it first: that is the state wanted.
+				if strings.Contains(err.Error(), "already exists") {
+					continue
+				}
 				return fmt.Errorf("ridershipch: add %s.%s: %w", t, a.col.name, err)
 			}
 		}

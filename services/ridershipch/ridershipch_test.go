@@ -143,6 +143,23 @@ func TestUpgradeFromOlderSchema(t *testing.T) {
 		}
 	}
 	s.Close()
+	// Three replicas of the service start at once on the old database:
+	// each upgrades it, or finds it upgraded.
+	opened := make(chan error, 3)
+	for range 3 {
+		go func() {
+			o, err := ridershipch.Open(ctx, cfg)
+			if err == nil {
+				o.Close()
+			}
+			opened <- err
+		}()
+	}
+	for range 3 {
+		if err := <-opened; err != nil {
+			t.Errorf("a replica opening the old database at the same time as two others: %v", err)
+		}
+	}
 	if s, err = ridershipch.Open(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
