@@ -60,19 +60,26 @@ func (a *Agent) onDecision(payload []byte) {
 	}
 	a.mu.Lock()
 	ch, ok := a.pending[d.EventID]
+	queued := false
+	if st != nil {
+		// Out of the undecided set before the waiting tap hears of it:
+		// otherwise the gate's next tap, made the moment this one
+		// returns, could count it as a backlog and go offline (seen in
+		// TestAgentKilledMidStream: a rider refused offline_unavailable
+		// with the cloud answering).
+		_, queued = st.undecided[d.EventID]
+		delete(st.undecided, d.EventID)
+	}
 	if ok {
 		delete(a.pending, d.EventID)
 		ch <- d // never blocks: room for one, and only the remover sends
-	}
-	queued := false
-	if st != nil {
-		_, queued = st.undecided[d.EventID]
 	}
 	a.mu.Unlock()
 	if st != nil {
 		// Unknown ids cost the queue nothing: a duplicate of a decision
 		// already written is ignored there.
-		a.settled(d.EventID)
+		st.win.done(d.EventID)
+		st.acks.add(d.EventID)
 	}
 	switch {
 	case ok:

@@ -422,3 +422,19 @@ func TestLoneUnansweredTapIsSentAgain(t *testing.T) {
 		t.Errorf("the unanswered tap %s was sent %d times, want it sent again", skipped, copies[skipped])
 	}
 }
+
+// Riders one right after another, the cloud answering each at once: every
+// tap is decided online. The decision used to reach the waiting tap before
+// its record left the set of undecided taps, so the next tap, made at that
+// moment, saw a backlog and went offline.
+func TestBackToBackTapsStayOnline(t *testing.T) {
+	r := newRig(t, withState(t.TempDir()))
+	r.connect(t)
+	r.serve(t)
+	for i := range 300 {
+		res := tap(t, r.agent, fmt.Sprintf("face-%04d", i), "")
+		if res.Offline || res.Local || !res.Decision.Open {
+			t.Fatalf("tap %d: %+v; want decided online", i, res)
+		}
+	}
+}
