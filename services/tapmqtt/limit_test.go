@@ -1,10 +1,7 @@
 package tapmqtt
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -162,18 +159,7 @@ func TestLimiterReportsAndForgets(t *testing.T) {
 func TestFloodingDeviceLimited(t *testing.T) {
 	b := testenv.Broker(t)
 	h := &echo{topics: b.Topics}
-	in, err := New(Config{BrokerURL: b.URL, Username: b.ServiceUser, Password: b.ServicePassword,
-		ClientID: testenv.Name("fare-t-"), Topics: b.Topics, Handler: h,
-		Log:   slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		Limit: Limit{Rate: 100, Burst: 20, Hold: 50}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := in.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	in := startWith(t, b, h, func(c *Config) { c.Retry, c.Limit = 0, Limit{Rate: 100, Burst: 20, Hold: 50} })
 	defer in.Close(time.Second)
 
 	flooder := newTestGate(t, b, "s1", "flood")

@@ -38,11 +38,18 @@ func (e *echo) Handle(_ context.Context, topic string, payload []byte) (admissio
 	return admission.Reply{Topic: e.topics.Decisions(t.Site, t.Device), Payload: b, EventID: t.EventID}, err
 }
 
-func start(t *testing.T, b testenv.MQTT, h Handler) *Ingestor {
+func start(t *testing.T, b testenv.MQTT, h Handler) *Ingestor { return startWith(t, b, h, nil) }
+
+// startWith is start with the config changed by edit first.
+func startWith(t *testing.T, b testenv.MQTT, h Handler, edit func(*Config)) *Ingestor {
 	t.Helper()
-	in, err := New(Config{BrokerURL: b.URL, Username: b.ServiceUser, Password: b.ServicePassword,
+	cfg := Config{BrokerURL: b.URL, Username: b.ServiceUser, Password: b.ServicePassword,
 		ClientID: testenv.Name("fare-t-"), Topics: b.Topics, Handler: h, Retry: 20 * time.Millisecond,
-		Log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+		Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	if edit != nil {
+		edit(&cfg)
+	}
+	in, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,18 +173,7 @@ func TestTapFailingEveryTimeIsGivenUp(t *testing.T) {
 		Assertion: "a.b.c", CapturedAt: proto.At(time.Now())}
 	bad, _ := tp.Encode()
 	h := &poison{echo: echo{topics: b.Topics}, bad: map[string]bool{tp.EventID: true}}
-	in, err := New(Config{BrokerURL: b.URL, Username: b.ServiceUser, Password: b.ServicePassword,
-		ClientID: testenv.Name("fare-t-"), Topics: b.Topics, Handler: h, Workers: 1,
-		Retry: 20 * time.Millisecond, GiveUpAfter: 300 * time.Millisecond,
-		Log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := in.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	in := startWith(t, b, h, func(c *Config) { c.Workers, c.GiveUpAfter = 1, 300*time.Millisecond })
 	defer in.Close(time.Second)
 
 	if got := gate(t, b, 3, bad); got != 3 {
@@ -193,6 +189,11 @@ func TestTapFailingEveryTimeIsGivenUp(t *testing.T) {
 	}
 	if s.GivenUp.Load() != 2 || h.attempts.Load() != before+1 {
 		t.Errorf("the copy sent again: given up %d (want 2), %d attempts (want 1)", s.GivenUp.Load(), h.attempts.Load()-before)
+	}
+	// Counted once the broker took the decision, a moment after the gate
+	// may have it.
+	for deadline := time.Now().Add(5 * time.Second); s.Replied.Load() < 4 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
 	}
 	if s.Replied.Load() != 4 {
 		t.Errorf("replied %d, want 4", s.Replied.Load())
