@@ -125,11 +125,10 @@ func (p *Processor) exit(t proto.Tap, r *Rider, stop fare.Stop, category string,
 		})
 		return eff, nil
 	}
-	// The exit of a journey closed for a missing exit: none open, or the
-	// one open now entered after this exit was captured (an offline gate
-	// forwarded the exit after the rider's next entry had closed the
-	// journey).
-	if l := r.Last; (o == nil || now.Before(o.EntryAt)) && l != nil && l.Status == JourneyIncomplete &&
+	// The exit of the last journey, closed for a missing exit (the sweep
+	// ran, or the exit was held at an offline gate). An exit older than the
+	// journey open now is found below.
+	if l := r.Last; o == nil && l != nil && l.Status == JourneyIncomplete &&
 		l.FareRule == RuleMissingExit && l.NetworkID == stop.NetworkID && !now.Before(l.EntryAt) &&
 		now.Sub(l.EntryAt) < p.cfg.LateExitWindow {
 		return p.lateExit(t, r, l, now, balance)

@@ -203,6 +203,17 @@ func (r *rig) do(kind proto.Kind, site, subject string, ago time.Duration, off *
 
 func (r *rig) balance(subject string) int64 { return r.store.riders[subject].Balance.IntPart() }
 
+// ride funds subject with 100.000 ₫ and makes one journey online, Cát Linh
+// to Hà Đông in 20 minutes; it returns the balance after it.
+func (r *rig) ride(subject string) int64 {
+	r.t.Helper()
+	r.store.fund(subject, 100000)
+	want(r.t, "entry", r.do(proto.KindMetroEntry, catLinh, subject, 0, nil), proto.ReasonOK)
+	r.now = r.now.Add(20 * time.Minute)
+	want(r.t, "exit", r.do(proto.KindMetroExit, haDong, subject, 0, nil), proto.ReasonOK)
+	return r.balance(subject)
+}
+
 func opened(at time.Time) *proto.OfflineDecision {
 	return &proto.OfflineDecision{Open: true, Reason: proto.ReasonOK, Rule: "verified", DenyListVersion: 3, DecidedAt: proto.At(at)}
 }
@@ -446,11 +457,7 @@ func TestEntryElsewhereWhileTheExitIsHeldOffline(t *testing.T) {
 // journey open now (it would be priced from an exit before its entry).
 func TestOfflineExitOfThePastLeavesTheOpenJourney(t *testing.T) {
 	r := newRig(t)
-	r.store.fund("vn_twice", 100000)
-	want(t, "entry", r.do(proto.KindMetroEntry, catLinh, "vn_twice", 0, nil), proto.ReasonOK)
-	r.now = r.now.Add(20 * time.Minute)
-	want(t, "exit", r.do(proto.KindMetroExit, haDong, "vn_twice", 0, nil), proto.ReasonOK)
-	paid := r.balance("vn_twice")
+	paid := r.ride("vn_twice")
 	r.now = r.now.Add(30 * time.Minute)
 	want(t, "next entry", r.do(proto.KindMetroEntry, haDong, "vn_twice", 0, nil), proto.ReasonOK)
 	// The same exit tapped again at a neighbouring offline gate, 10 s after the first.
@@ -515,11 +522,7 @@ func TestHeldExitAfterTheNextJourneyEnded(t *testing.T) {
 // retap, nothing charged, not an exit with no entry.
 func TestTwinExitCapturedJustBefore(t *testing.T) {
 	r := newRig(t)
-	r.store.fund("vn_twin", 100000)
-	want(t, "entry", r.do(proto.KindMetroEntry, catLinh, "vn_twin", 0, nil), proto.ReasonOK)
-	r.now = r.now.Add(20 * time.Minute)
-	want(t, "exit", r.do(proto.KindMetroExit, haDong, "vn_twin", 0, nil), proto.ReasonOK)
-	paid := r.balance("vn_twin")
+	paid := r.ride("vn_twin")
 	d := r.do(proto.KindMetroExit, haDong, "vn_twin", 50*time.Millisecond, nil)
 	want(t, "the twin exit", d, proto.ReasonOK)
 	if r.balance("vn_twin") != paid || *d.FareVND != 0 {
