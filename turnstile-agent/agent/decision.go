@@ -39,6 +39,11 @@ func (a *Agent) unqueue(id string) {
 	a.mu.Unlock()
 }
 
+// afterDelivery, set by tests only, runs once a waiting tap has its
+// decision, before the rest of onDecision: what the tap sees then must not
+// depend on how soon onDecision finishes.
+var afterDelivery func()
+
 // onDecision hands a decision to the tap waiting for it. With a state
 // directory every decision is also the acknowledgement of its tap's record
 // in the queue. A decision nobody waits for is counted and otherwise
@@ -75,6 +80,9 @@ func (a *Agent) onDecision(payload []byte) {
 		ch <- d // never blocks: room for one, and only the remover sends
 	}
 	a.mu.Unlock()
+	if ok && afterDelivery != nil {
+		afterDelivery()
+	}
 	if st != nil {
 		// Unknown ids cost the queue nothing: a duplicate of a decision
 		// already written is ignored there.
