@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/vnpass/vnpass/proto"
@@ -42,7 +43,7 @@ func (a *Agent) unqueue(id string) {
 // afterDelivery, set by tests only, runs once a waiting tap has its
 // decision, before the rest of onDecision: what the tap sees then must not
 // depend on how soon onDecision finishes.
-var afterDelivery func()
+var afterDelivery atomic.Pointer[func()]
 
 // onDecision hands a decision to the tap waiting for it. With a state
 // directory every decision is also the acknowledgement of its tap's record
@@ -80,8 +81,8 @@ func (a *Agent) onDecision(payload []byte) {
 		ch <- d // never blocks: room for one, and only the remover sends
 	}
 	a.mu.Unlock()
-	if ok && afterDelivery != nil {
-		afterDelivery()
+	if f := afterDelivery.Load(); ok && f != nil {
+		(*f)()
 	}
 	if st != nil {
 		// Unknown ids cost the queue nothing: a duplicate of a decision

@@ -12,8 +12,9 @@ func SetOpenConn(a *Agent, f mqtt.OpenConnectionFunc) { a.openConn = f }
 // SlowAfterDelivery makes onDecision pause after it hands a decision to
 // the waiting tap, until the test ends.
 func SlowAfterDelivery(t interface{ Cleanup(func()) }, d time.Duration) {
-	afterDelivery = func() { time.Sleep(d) }
-	t.Cleanup(func() { afterDelivery = nil })
+	f := func() { time.Sleep(d) }
+	afterDelivery.Store(&f)
+	t.Cleanup(func() { afterDelivery.Store(nil) })
 }
 
 // Undecided says whether the tap with this event id is still counted as
